@@ -1,0 +1,88 @@
+"""Command line: ``python -m bot {migrate,seed,token,chat}``."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+
+from bot.settings import SettingsError, get_settings
+
+
+def _cmd_migrate(_: argparse.Namespace) -> int:
+    from bot.migrate import upgrade
+
+    upgrade(get_settings().database_url)
+    print("database schema is up to date")
+    return 0
+
+
+def _cmd_seed(args: argparse.Namespace) -> int:
+    from bot import db, seed
+
+    settings = get_settings()
+    today = settings.today()
+    with db.session_factory(settings.database_url)() as session:
+        if args.demo:
+            inserted = seed.load_demo(session, today)
+            session.commit()
+            print(f"demo data {'loaded' if inserted else 'already present'} (today = {today.isoformat()})")
+        if args.synthetic:
+            count = seed.load_synthetic(session, args.synthetic, today)
+            print(f"{count} synthetic customers loaded")
+    if not (args.demo or args.synthetic):
+        print("nothing to do: pass --demo and/or --synthetic N", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _cmd_token(args: argparse.Namespace) -> int:
+    from bot.tokens import mint
+
+    try:
+        token = mint(args.customer_id, get_settings().jwt_secret, ttl=dt.timedelta(minutes=args.minutes))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(token)
+    return 0
+
+
+def _cmd_chat(args: argparse.Namespace) -> int:
+    from bot.chat import run_chat
+
+    return run_chat(get_settings(), customer_id=args.as_customer, url=args.url)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Overdue-notice support assistant tools.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("migrate", help="create or upgrade the database schema").set_defaults(func=_cmd_migrate)
+
+    p = sub.add_parser("seed", help="load demo or synthetic data")
+    p.add_argument("--demo", action="store_true", help="the demo customers of CONTRACTS section 5 (idempotent)")
+    p.add_argument("--synthetic", type=int, metavar="N", default=0, help="N synthetic customers for benchmarks")
+    p.set_defaults(func=_cmd_seed)
+
+    p = sub.add_parser("token", help="print a signed in-app token for a customer (development aid)")
+    p.add_argument("customer_id")
+    p.add_argument("--minutes", type=int, default=720, help="validity (default 720)")
+    p.set_defaults(func=_cmd_token)
+
+    p = sub.add_parser("chat", help="chat with the running bot over the in-app channel")
+    p.add_argument("--as", dest="as_customer", metavar="CUSTOMER_ID", help="chat as this customer (default: anonymous)")
+    p.add_argument("--url", help="channel URL (default: http://127.0.0.1:$RASA_PORT/webhooks/inapp/webhook)")
+    p.set_defaults(func=_cmd_chat)
+
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The domain core: records, rules and their vocabulary. No Rasa imports here."""

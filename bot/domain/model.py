@@ -1,0 +1,133 @@
+"""Loan records: customers, loans, the instalment schedule, repayments and the SMS notice log.
+
+Times are naive datetimes in the bank's local time zone (Asia/Shanghai by default);
+dates are calendar dates in that zone. Money is Decimal in Numeric(12, 2).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy.orm import declarative_base, relationship
+from sqlalchemy.types import TypeDecorator
+from sqlalchemy.sql.schema import Column, MetaData
+
+# Deterministic constraint names so Alembic migrations are portable across SQLite and PostgreSQL.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+Base = declarative_base(metadata=metadata)
+
+class Money(TypeDecorator):  # type: ignore[type-arg]
+    """Numeric(12, 2) as Decimal on every database.
+
+    PostgreSQL stores exact numerics. SQLite has no decimal type, so values are bound as
+    text and read back through str(), never through binary float arithmetic.
+    """
+
+    impl = Numeric(12, 2)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):  # type: ignore[no-untyped-def]
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(24))
+        return dialect.type_descriptor(Numeric(12, 2, asdecimal=True))
+
+    def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is None:
+            return None
+        value = Decimal(value).quantize(Decimal("0.01"))
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is None:
+            return None
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: str = Column(String(32), primary_key=True)
+    name: str = Column(String(100), nullable=False)
+    phone: str = Column(String(20), nullable=False, index=True)
+    language: str = Column(String(2), nullable=False, default="zh")
+    created_at: dt.datetime = Column(DateTime, nullable=False)
+
+    loans = relationship("Loan", back_populates="customer", order_by="Loan.id")
+
+
+class Loan(Base):
+    __tablename__ = "loans"
+
+    id: str = Column(String(32), primary_key=True)
+    customer_id: str = Column(ForeignKey("customers.id"), nullable=False, index=True)
+    principal: Decimal = Column(Money(), nullable=False)
+    disbursed_on: dt.date = Column(Date, nullable=False)
+    status: str = Column(String(16), nullable=False, default="active")
+
+    customer = relationship("Customer", back_populates="loans")
+    instalments = relationship("Instalment", back_populates="loan", order_by="Instalment.seq")
+
+
+class Instalment(Base):
+    """One scheduled repayment of a loan. Settled when ``paid_at`` is set."""
+
+    __tablename__ = "instalments"
+    __table_args__ = (
+        UniqueConstraint("loan_id", "seq", name="uq_instalments_loan_id_seq"),
+        # Overdue lookups: unpaid instalments of a loan ordered by due date.
+        Index("ix_instalments_loan_unpaid", "loan_id", "paid_at", "due_date"),
+    )
+
+    id: int = Column(Integer, primary_key=True, autoincrement=True)
+    loan_id: str = Column(ForeignKey("loans.id"), nullable=False)
+    seq: int = Column(Integer, nullable=False)
+    due_date: dt.date = Column(Date, nullable=False)
+    amount: Decimal = Column(Money(), nullable=False)
+    paid_at: dt.datetime | None = Column(DateTime, nullable=True)
+
+    loan = relationship("Loan", back_populates="instalments")
+
+
+class Repayment(Base):
+    """Money received. ``posted_at`` is when it was applied to the loan (None: still pending)."""
+
+    __tablename__ = "repayments"
+    __table_args__ = (Index("ix_repayments_loan_paid", "loan_id", "paid_at"),)
+
+    id: int = Column(Integer, primary_key=True, autoincrement=True)
+    loan_id: str = Column(ForeignKey("loans.id"), nullable=False)
+    instalment_id: int | None = Column(ForeignKey("instalments.id"), nullable=True)
+    amount: Decimal = Column(Money(), nullable=False)
+    channel: str = Column(String(24), nullable=False)
+    paid_at: dt.datetime = Column(DateTime, nullable=False)
+    posted_at: dt.datetime | None = Column(DateTime, nullable=True)
+
+    instalment = relationship("Instalment")
+
+
+class SmsNotice(Base):
+    """The log of overdue notices sent: which number, which template, when, about what."""
+
+    __tablename__ = "sms_notices"
+    __table_args__ = (Index("ix_sms_notices_customer_sent", "customer_id", "sent_at"),)
+
+    id: int = Column(Integer, primary_key=True, autoincrement=True)
+    customer_id: str = Column(ForeignKey("customers.id"), nullable=False)
+    loan_id: str = Column(ForeignKey("loans.id"), nullable=False)
+    instalment_id: int | None = Column(ForeignKey("instalments.id"), nullable=True)
+    phone: str = Column(String(20), nullable=False, index=True)
+    template: str = Column(String(40), nullable=False)
+    reason: str = Column(String(200), nullable=False)
+    sent_at: dt.datetime = Column(DateTime, nullable=False)
+
+    instalment = relationship("Instalment", lazy="joined")

@@ -1,0 +1,57 @@
+"""Which language a message is in, and normalising what users type before NLU reads it."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+SUPPORTED = ("zh", "en")
+# Taiwan/Hong Kong words that character-level conversion leaves as they are (same length).
+REGIONAL_WORDS = {
+    "简讯": "短信",
+    "讯息": "信息",
+    "连结": "链接",
+    "网址连结": "网址链接",
+    "帐户": "账户",
+    "帐号": "账号",
+    "软体": "软件",
+    "网路": "网络",
+    "资讯": "信息",
+    "手机门号": "手机号码",
+}
+
+
+def detect_language(text: str) -> str | None:
+    """'zh' or 'en' for the language a message is mostly in; None when it has no words (digits, emoji).
+
+    Code-mixed text counts Chinese characters against English words, so "我的loan逾期了吗" is
+    Chinese and "why do i keep getting 逾期 texts" is English.
+    """
+    han = len(HAN.findall(text))
+    words = len(LATIN_WORD.findall(text))
+    if han == 0 and words == 0:
+        return None
+    return "zh" if han >= words else "en"
+
+
+@lru_cache(maxsize=1)
+def _t2s():  # type: ignore[no-untyped-def]
+    from opencc import OpenCC
+
+    return OpenCC("t2s")
+
+
+def normalise(text: str) -> str:
+    """Fold full-width forms to ASCII (NFKC), Traditional to Simplified Chinese, and case to lower.
+
+    Length-preserving for the common cases so token offsets still point into the user's text.
+    """
+    folded = unicodedata.normalize("NFKC", text)
+    if HAN.search(folded):
+        folded = _t2s().convert(folded)
+        for regional, mainland in REGIONAL_WORDS.items():
+            folded = folded.replace(regional, mainland)
+    return folded.lower()

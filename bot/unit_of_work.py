@@ -1,0 +1,58 @@
+"""Unit of work: one session per use case, committed explicitly, rolled back otherwise."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import db
+from bot.repository import LoanRepository
+
+
+class UnitOfWork(Protocol):
+    loans: LoanRepository
+
+    def __enter__(self) -> UnitOfWork: ...
+    def __exit__(self, *args: object) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+
+
+class SqlAlchemyUnitOfWork:
+    def __init__(self, database_url: str | None = None, factory: sessionmaker[Session] | None = None) -> None:
+        if factory is None:
+            if database_url is None:
+                from bot.settings import get_settings
+
+                database_url = get_settings().database_url
+            factory = db.session_factory(database_url)
+        self._factory = factory
+        self.session: Session | None = None
+
+    def __enter__(self) -> SqlAlchemyUnitOfWork:
+        self.session = self._factory()
+        self.loans = LoanRepository(self.session)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self.session is not None
+        try:
+            self.session.rollback()  # no-op after commit; discards anything not committed
+        finally:
+            self.session.close()
+            self.session = None
+
+    def commit(self) -> None:
+        assert self.session is not None
+        self.session.commit()
+
+    def rollback(self) -> None:
+        assert self.session is not None
+        self.session.rollback()
