@@ -30,8 +30,9 @@ def detect_language(text: str) -> str | None:
     Code-mixed text counts Chinese characters against English words, so "我的loan逾期了吗" is
     Chinese and "why do i keep getting 逾期 texts" is English.
     """
-    han = len(HAN.findall(text))
-    words = len(LATIN_WORD.findall(text))
+    folded = unicodedata.normalize("NFKC", text)
+    han = len(HAN.findall(folded))
+    words = len(LATIN_WORD.findall(folded))
     if han == 0 and words == 0:
         return None
     return "zh" if han >= words else "en"

@@ -7,15 +7,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bot.domain.errors import CustomerNotFound
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.domain.errors import CustomerNotFound, RecordsUnavailable
 from bot.domain.privacy import mask_phone
 from bot.domain.rules import InstalmentState, OverduePosition, overdue_position
 from bot.unit_of_work import UnitOfWork
 
 UowFactory = Callable[[], UnitOfWork]
 
-#: How far back the assistant looks for notices and payments when explaining them.
+#: How far back the assistant looks for notices when explaining them.
 LOOKBACK_DAYS = 60
+#: A payment this recent is what a customer saying "I already paid" most likely means.
+RECENT_PAYMENT_DAYS = 14
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,7 @@ class NoticeView:
     to_current_number: bool
     template: str
     reason: str
+    instalment_seq: int | None
     instalment_due_date: dt.date | None
     instalment_amount: Decimal | None
     instalment_paid_at: dt.datetime | None
@@ -65,6 +70,8 @@ class AccountOverview:
     def last_notice(self) -> NoticeView | None:
         return self.notices[-1] if self.notices else None
 
+    today: dt.date
+
     def notices_before_payment(self) -> tuple[NoticeView, RepaymentView] | None:
         """The latest notice that was sent before a payment which settled its instalment."""
         for notice in reversed(self.notices):
@@ -75,12 +82,47 @@ class AccountOverview:
                     return notice, payment
         return None
 
+    def texts_situation(self) -> str:
+        """Why this customer gets (or got) overdue texts: overdue | paid_after_notice | settled | nothing."""
+        if self.position.is_overdue:
+            return "overdue"
+        if self.notices_before_payment() is not None:
+            return "paid_after_notice"
+        return "settled" if self.notices else "nothing"
+
+    def notices_to_other_numbers(self) -> tuple[NoticeView, ...]:
+        return tuple(n for n in self.notices if not n.to_current_number)
+
+    def latest_recent_payment(self) -> RepaymentView | None:
+        cutoff = dt.datetime.combine(self.today - dt.timedelta(days=RECENT_PAYMENT_DAYS), dt.time.min)
+        recent = [r for r in self.repayments if r.paid_at >= cutoff]
+        return recent[-1] if recent else None
+
+    def repayment_situation(self) -> str:
+        """What a customer saying "I already paid" finds:
+        after_notice (posted, and a notice had gone out just before it) | posted | pending |
+        not_found (no recent payment, still overdue) | nothing_due."""
+        payment = self.latest_recent_payment()
+        if payment is None:
+            return "not_found" if self.position.is_overdue else "nothing_due"
+        if not payment.posted:
+            return "pending"
+        pair = self.notices_before_payment()
+        return "after_notice" if pair is not None and pair[1] == payment else "posted"
+
 
 def account_overview(uow_factory: UowFactory, customer_id: str, today: dt.date) -> AccountOverview:
     """Load a customer's overdue position, recent notices and recent repayments as of today.
 
     Raises CustomerNotFound when the id has no customer record.
     """
+    try:
+        return _account_overview(uow_factory, customer_id, today)
+    except SQLAlchemyError as exc:
+        raise RecordsUnavailable() from exc
+
+
+def _account_overview(uow_factory: UowFactory, customer_id: str, today: dt.date) -> AccountOverview:
     since = dt.datetime.combine(today - dt.timedelta(days=LOOKBACK_DAYS), dt.time.min)
     with uow_factory() as uow:
         customer = uow.loans.customer(customer_id)
@@ -98,6 +140,7 @@ def account_overview(uow_factory: UowFactory, customer_id: str, today: dt.date) 
                 to_current_number=n.phone == customer.phone,
                 template=n.template,
                 reason=n.reason,
+                instalment_seq=n.instalment.seq if n.instalment else None,
                 instalment_due_date=n.instalment.due_date if n.instalment else None,
                 instalment_amount=n.instalment.amount if n.instalment else None,
                 instalment_paid_at=n.instalment.paid_at if n.instalment else None,
@@ -109,4 +152,4 @@ def account_overview(uow_factory: UowFactory, customer_id: str, today: dt.date) 
             for r in uow.loans.repayments_of(customer_id, since)
         )
         view = CustomerView(customer.id, customer.name, customer.language, mask_phone(customer.phone))
-        return AccountOverview(view, position, notices, repayments)
+        return AccountOverview(view, position, notices, repayments, today)

@@ -1,0 +1,1 @@
+"""Thin rasa_sdk actions, split by conversation area. Business rules live in ``bot``."""

@@ -1,0 +1,97 @@
+"""What every account action shares: who is asking, how to load their records, how to show values."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.domain.errors import CustomerNotFound, RecordsUnavailable
+from bot.domain.rules import OverduePosition
+from bot.identity import verified_customer_id
+from bot.services.loans import AccountOverview, UowFactory, account_overview
+from bot.settings import get_settings
+from bot.unit_of_work import SqlAlchemyUnitOfWork
+
+
+def money(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
+def day(value: dt.date) -> str:
+    return value.isoformat()
+
+
+def moment(value: dt.datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M")
+
+
+def position_variables(position: OverduePosition, today: dt.date) -> dict[str, Any]:
+    since = position.overdue_since
+    return {
+        "count": len(position.items),
+        "total_due": money(position.total_due),
+        "overdue_amount": money(position.overdue_amount),
+        "penalty_total": money(position.penalty_total),
+        "since": day(since) if since else "",
+        "today": day(today),
+    }
+
+
+def send_overdue_lines(dispatcher: CollectingDispatcher, position: OverduePosition) -> None:
+    for item in position.items:
+        dispatcher.utter_message(
+            response="utter_overdue_line",
+            loan_id=item.loan_id,
+            seq=item.seq,
+            amount=money(item.amount),
+            due_date=day(item.due_date),
+            days=item.days_overdue,
+            penalty=money(item.penalty),
+        )
+
+
+def send_next_due(dispatcher: CollectingDispatcher, position: OverduePosition) -> None:
+    if position.next_due is not None:
+        nxt = position.next_due
+        dispatcher.utter_message(response="utter_next_due", loan_id=nxt.loan_id, amount=money(nxt.amount), due_date=day(nxt.due_date))
+
+
+class AccountAction(Action):
+    """An action that answers from the verified customer's own records.
+
+    Anonymous visitors get ``anonymous_response`` and learn nothing about any account.
+    ``uow_factory`` and ``today`` are class attributes so tests can swap them.
+    """
+
+    uow_factory: UowFactory = SqlAlchemyUnitOfWork
+    today: Callable[[], dt.date] = staticmethod(lambda: get_settings().today())
+    anonymous_response = "utter_login_required"
+
+    def name(self) -> str:
+        raise NotImplementedError
+
+    def answer(self, dispatcher: CollectingDispatcher, overview: AccountOverview) -> None:
+        raise NotImplementedError
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+        customer_id = verified_customer_id(tracker.sender_id)
+        if customer_id is None:
+            dispatcher.utter_message(response=self.anonymous_response)
+            return []
+        try:
+            # The service does blocking database I/O: keep it off the action server's event loop.
+            overview = await asyncio.to_thread(account_overview, type(self).uow_factory, customer_id, type(self).today())
+        except CustomerNotFound:
+            dispatcher.utter_message(response="utter_customer_not_found")
+            return []
+        except RecordsUnavailable:
+            dispatcher.utter_message(response="utter_service_unavailable")
+            return []
+        self.answer(dispatcher, overview)
+        return []

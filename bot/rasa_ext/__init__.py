@@ -1,0 +1,1 @@
+"""Rasa-side extensions: the in-app channel and custom NLU components. May import rasa."""

