@@ -1,0 +1,113 @@
+"""Start the real action server and Rasa server on free loopback ports, over a seeded database."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from bot import db
+from bot.migrate import upgrade
+from bot.seed import load_demo
+from bot.tokens import mint
+from tests.conftest import TODAY
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "integration-test-secret-0123456789abcdef"
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Bot:
+    url: str
+    secret: str
+    base: str
+
+    def say(self, text: str, customer: str | None = None, sender: str | None = None) -> list[dict]:
+        headers = {"Authorization": f"Bearer {mint(customer, self.secret)}"} if customer else {}
+        body = {"message": text} if customer else {"message": text, "sender": sender or "anon_default_visitor"}
+        reply = requests.post(self.url, json=body, headers=headers, timeout=30)
+        assert reply.status_code == 200, reply.text
+        return reply.json()
+
+    @staticmethod
+    def text(messages: list[dict]) -> str:
+        return "\n".join(m.get("text") or "" for m in messages)
+
+
+def _wait(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited early:\n{log.read_text()[-3000:]}")
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} did not come up in {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def bot(tmp_path_factory) -> Iterator[Bot]:
+    models = sorted((ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        pytest.fail("no trained model in models/: run `make train` (make test does) first")
+    work = tmp_path_factory.mktemp("servers")
+    url = f"sqlite:///{work / 'bot.db'}"
+    upgrade(url)
+    with db.session_factory(url)() as session:
+        load_demo(session, TODAY)
+        session.commit()
+    db.dispose_all()
+
+    rasa_port, action_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "BOT_TODAY": TODAY.isoformat(),
+        "BOT_JWT_SECRET": SECRET,
+        "RASA_PORT": str(rasa_port),
+        "ACTION_PORT": str(action_port),
+        "SANIC_HOST": "127.0.0.1",
+        "RASA_TELEMETRY_ENABLED": "false",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+    action_log, rasa_log = work / "actions.log", work / "rasa.log"
+    with action_log.open("w") as alog, rasa_log.open("w") as rlog:
+        actions = subprocess.Popen(
+            [str(BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(action_port)],
+            cwd=ROOT, env=env, stdout=alog, stderr=subprocess.STDOUT,
+        )
+        server = subprocess.Popen(
+            [str(BIN / "rasa"), "run", "--interface", "127.0.0.1", "--port", str(rasa_port),
+             "--credentials", "credentials.yml", "--endpoints", "endpoints.yml", "--model", str(models[-1])],
+            cwd=ROOT, env=env, stdout=rlog, stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait(f"http://127.0.0.1:{action_port}/health", actions, action_log)
+        _wait(f"http://127.0.0.1:{rasa_port}/webhooks/inapp/", server, rasa_log)
+        yield Bot(f"http://127.0.0.1:{rasa_port}/webhooks/inapp/webhook", SECRET, f"http://127.0.0.1:{rasa_port}")
+    finally:
+        for process in (server, actions):
+            process.terminate()
+        for process in (server, actions):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
