@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import datetime as dt
 from collections.abc import Callable
@@ -59,34 +60,40 @@ def send_overdue_lines(dispatcher: CollectingDispatcher, position: OverduePositi
 def send_next_due(dispatcher: CollectingDispatcher, position: OverduePosition) -> None:
     if position.next_due is not None:
         nxt = position.next_due
-        dispatcher.utter_message(response="utter_next_due", loan_id=nxt.loan_id, amount=money(nxt.amount), due_date=day(nxt.due_date))
+        dispatcher.utter_message(
+            response="utter_next_due", loan_id=nxt.loan_id, amount=money(nxt.amount), due_date=day(nxt.due_date)
+        )
 
 
-class AccountAction(Action):
+class AccountAction(Action, abc.ABC):
     """An action that answers from the verified customer's own records.
 
     Anonymous visitors get ``anonymous_response`` and learn nothing about any account.
     ``uow_factory`` and ``today`` are class attributes so tests can swap them.
     """
 
-    uow_factory: UowFactory = SqlAlchemyUnitOfWork
+    uow_factory: UowFactory = staticmethod(SqlAlchemyUnitOfWork)  # type: ignore[assignment]
     today: Callable[[], dt.date] = staticmethod(lambda: get_settings().today())
     anonymous_response = "utter_login_required"
 
-    def name(self) -> str:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def name(self) -> str: ...
 
-    def answer(self, dispatcher: CollectingDispatcher, overview: AccountOverview) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def answer(self, dispatcher: CollectingDispatcher, overview: AccountOverview) -> None: ...
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         customer_id = verified_customer_id(tracker.sender_id)
         if customer_id is None:
             dispatcher.utter_message(response=self.anonymous_response)
             return []
         try:
             # The service does blocking database I/O: keep it off the action server's event loop.
-            overview = await asyncio.to_thread(account_overview, type(self).uow_factory, customer_id, type(self).today())
+            overview = await asyncio.to_thread(
+                account_overview, type(self).uow_factory, customer_id, type(self).today()
+            )
         except CustomerNotFound:
             dispatcher.utter_message(response="utter_customer_not_found")
             return []

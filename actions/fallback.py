@@ -26,7 +26,9 @@ class ActionHandleLowConfidence(Action):
     def name(self) -> str:
         return "action_handle_low_confidence"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         if consecutive_low_confidence_turns(tracker.events) >= 2:
             dispatcher.utter_message(response="utter_offer_human")
         else:

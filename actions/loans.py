@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import AccountAction, money, moment, position_variables, send_next_due, send_overdue_lines
+from actions.common import AccountAction, moment, money, position_variables, send_next_due, send_overdue_lines
 from bot.services.loans import RECENT_PAYMENT_DAYS, AccountOverview
 
 
@@ -45,7 +45,9 @@ class ActionExplainTexts(AccountAction):
                 posted_at=moment(payment.posted_at or payment.paid_at),
             )
         elif situation == "settled":
-            dispatcher.utter_message(response="utter_why_texts_settled", notice_time=moment(overview.notices[-1].sent_at))
+            dispatcher.utter_message(
+                response="utter_why_texts_settled", notice_time=moment(overview.notices[-1].sent_at)
+            )
         else:
             dispatcher.utter_message(response="utter_why_texts_nothing")
 
@@ -57,7 +59,9 @@ class ActionTellAmountDue(AccountAction):
     def answer(self, dispatcher: CollectingDispatcher, overview: AccountOverview) -> None:
         position = overview.position
         if position.is_overdue:
-            dispatcher.utter_message(response="utter_amount_due_summary", **position_variables(position, overview.today))
+            dispatcher.utter_message(
+                response="utter_amount_due_summary", **position_variables(position, overview.today)
+            )
             send_overdue_lines(dispatcher, position)
             dispatcher.utter_message(response="utter_amount_due_penalty_note")
         else:
@@ -74,7 +78,9 @@ class ActionExplainRepayment(AccountAction):
     def answer(self, dispatcher: CollectingDispatcher, overview: AccountOverview) -> None:
         dispatcher.utter_message(response="utter_how_to_repay")
         if overview.position.is_overdue:
-            dispatcher.utter_message(response="utter_how_to_repay_overdue", **position_variables(overview.position, overview.today))
+            dispatcher.utter_message(
+                response="utter_how_to_repay_overdue", **position_variables(overview.position, overview.today)
+            )
         else:
             send_next_due(dispatcher, overview.position)
 
@@ -96,7 +102,9 @@ class ActionCheckRepayment(AccountAction):
             }
             if situation == "after_notice":
                 notice, _ = overview.notices_before_payment()  # type: ignore[misc]
-                dispatcher.utter_message(response="utter_repaid_after_notice", notice_time=moment(notice.sent_at), **paid)
+                dispatcher.utter_message(
+                    response="utter_repaid_after_notice", notice_time=moment(notice.sent_at), **paid
+                )
             elif situation == "pending":
                 dispatcher.utter_message(response="utter_repaid_pending", **paid)
             else:
@@ -107,4 +115,3 @@ class ActionCheckRepayment(AccountAction):
             dispatcher.utter_message(response="utter_repaid_not_found", lookback_days=RECENT_PAYMENT_DAYS, **variables)
         else:
             dispatcher.utter_message(response="utter_repaid_nothing_due")
-

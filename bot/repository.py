@@ -19,7 +19,9 @@ class LoanRepository:
         return self.session.get(Customer, customer_id)
 
     def loans_of(self, customer_id: str) -> Sequence[Loan]:
-        return self.session.execute(select(Loan).where(Loan.customer_id == customer_id).order_by(Loan.id)).scalars().all()
+        return (
+            self.session.execute(select(Loan).where(Loan.customer_id == customer_id).order_by(Loan.id)).scalars().all()
+        )
 
     def unpaid_instalments_of(self, customer_id: str) -> Sequence[Instalment]:
         stmt = (

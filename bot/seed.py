@@ -34,7 +34,9 @@ def _monthly_loan(
     paid_before: dt.date,
 ) -> list[Instalment]:
     """A loan repaid in equal monthly instalments; those due before ``paid_before`` were paid on time."""
-    loan = Loan(id=loan_id, customer_id=customer_id, principal=principal, disbursed_on=first_due - relativedelta(months=1))
+    loan = Loan(
+        id=loan_id, customer_id=customer_id, principal=principal, disbursed_on=first_due - relativedelta(months=1)
+    )
     session.add(loan)
     rows = []
     for seq in range(1, count + 1):
@@ -44,12 +46,23 @@ def _monthly_loan(
         session.add(row)
         rows.append(row)
         if paid_at is not None:
-            session.add(Repayment(loan_id=loan_id, instalment=row, amount=instalment, channel="autopay", paid_at=paid_at, posted_at=paid_at))
+            session.add(
+                Repayment(
+                    loan_id=loan_id,
+                    instalment=row,
+                    amount=instalment,
+                    channel="autopay",
+                    paid_at=paid_at,
+                    posted_at=paid_at,
+                )
+            )
     session.flush()
     return rows
 
 
-def _notice(session: Session, customer_id: str, inst: Instalment, phone: str, sent_at: dt.datetime, seq_no: int) -> None:
+def _notice(
+    session: Session, customer_id: str, inst: Instalment, phone: str, sent_at: dt.datetime, seq_no: int
+) -> None:
     template = "overdue_first" if seq_no == 1 else "overdue_reminder"
     session.add(
         SmsNotice(
@@ -102,7 +115,11 @@ def load_demo(session: Session, today: dt.date) -> bool:
     _notice(session, "C1003", inst, "13800001003", _at(today, 8), 2)
     paid_at = _at(today, 9, 30)
     inst.paid_at = paid_at
-    session.add(Repayment(loan_id="L1003", instalment=inst, amount=D("2152.15"), channel="app", paid_at=paid_at, posted_at=paid_at))
+    session.add(
+        Repayment(
+            loan_id="L1003", instalment=inst, amount=D("2152.15"), channel="app", paid_at=paid_at, posted_at=paid_at
+        )
+    )
 
     # C1004: L1004A 8,000.00 due today-95 (one bullet instalment); L1004B current.
     due = today - dt.timedelta(days=95)
@@ -110,11 +127,15 @@ def load_demo(session: Session, today: dt.date) -> bool:
     for n, days_ago in enumerate(range(94, 0, -14), start=1):
         _notice(session, "C1004", rows[0], "13800001004", _at(today - dt.timedelta(days=days_ago), 10), n)
     next_due = today + dt.timedelta(days=9)
-    _monthly_loan(session, "L1004B", "C1004", D("6000.00"), D("520.00"), 12, next_due - relativedelta(months=4), next_due)
+    _monthly_loan(
+        session, "L1004B", "C1004", D("6000.00"), D("520.00"), 12, next_due - relativedelta(months=4), next_due
+    )
 
     # C1005: one current loan, nothing overdue, never a notice.
     next_due = today + dt.timedelta(days=15)
-    _monthly_loan(session, "L1005", "C1005", D("5000.00"), D("440.00"), 12, next_due - relativedelta(months=2), next_due)
+    _monthly_loan(
+        session, "L1005", "C1005", D("5000.00"), D("440.00"), 12, next_due - relativedelta(months=2), next_due
+    )
 
     # C1006: 2,600.00 due today-20; notices went to his old, since recycled, number.
     due = today - dt.timedelta(days=20)
@@ -149,19 +170,47 @@ def synthetic_batches(count: int, today: dt.date, seed: int = 7, size: int = 200
         cid, phone = f"S{k:07d}", f"15{k:09d}"
         zh = rng.random() < 0.8
         fake = fake_zh if zh else fake_en
-        batch.customers.append({"id": cid, "name": fake.name(), "phone": phone, "language": "zh" if zh else "en", "created_at": created})
+        batch.customers.append(
+            {"id": cid, "name": fake.name(), "phone": phone, "language": "zh" if zh else "en", "created_at": created}
+        )
         for j in range(rng.choice((1, 1, 2))):
             lid = f"SL{k:07d}{j}"
             amount = D(rng.randrange(200, 5000)).quantize(D("0.01"))
             first_due = today - dt.timedelta(days=rng.randrange(0, 300))
-            batch.loans.append({"id": lid, "customer_id": cid, "principal": amount * 12, "disbursed_on": first_due - dt.timedelta(days=30), "status": "active"})
+            batch.loans.append(
+                {
+                    "id": lid,
+                    "customer_id": cid,
+                    "principal": amount * 12,
+                    "disbursed_on": first_due - dt.timedelta(days=30),
+                    "status": "active",
+                }
+            )
             overdue_seq = rng.randrange(1, 13) if rng.random() < 0.3 else None
             for seq in range(1, 13):
                 due_date = first_due + dt.timedelta(days=30 * (seq - 1))
                 paid = due_date < today and seq != overdue_seq
-                batch.instalments.append({"loan_id": lid, "seq": seq, "due_date": due_date, "amount": amount, "paid_at": _at(due_date, 8) if paid else None})
+                batch.instalments.append(
+                    {
+                        "loan_id": lid,
+                        "seq": seq,
+                        "due_date": due_date,
+                        "amount": amount,
+                        "paid_at": _at(due_date, 8) if paid else None,
+                    }
+                )
                 if seq == overdue_seq and due_date < today:
-                    batch.notices.append({"customer_id": cid, "loan_id": lid, "instalment_id": None, "phone": phone, "template": "overdue_first", "reason": f"instalment {seq} of {lid} unpaid", "sent_at": _at(due_date + dt.timedelta(days=1), 10)})
+                    batch.notices.append(
+                        {
+                            "customer_id": cid,
+                            "loan_id": lid,
+                            "instalment_id": None,
+                            "phone": phone,
+                            "template": "overdue_first",
+                            "reason": f"instalment {seq} of {lid} unpaid",
+                            "sent_at": _at(due_date + dt.timedelta(days=1), 10),
+                        }
+                    )
         if len(batch.customers) >= size:
             yield batch
             batch = Batch()
@@ -173,7 +222,12 @@ def load_synthetic(session: Session, count: int, today: dt.date) -> int:
     """Bulk-insert ``count`` synthetic customers with loans, instalments and notices."""
     total = 0
     for batch in synthetic_batches(count, today):
-        for model, rows in ((Customer, batch.customers), (Loan, batch.loans), (Instalment, batch.instalments), (SmsNotice, batch.notices)):
+        for model, rows in (
+            (Customer, batch.customers),
+            (Loan, batch.loans),
+            (Instalment, batch.instalments),
+            (SmsNotice, batch.notices),
+        ):
             if rows:
                 session.execute(insert(model), rows)
         session.commit()

@@ -78,8 +78,7 @@ def get_settings() -> Settings:
     settings = load_settings()
     if settings.using_dev_secret:
         print(
-            "WARNING: BOT_JWT_SECRET is not set; using the development secret. "
-            "Never run like this in production.",
+            "WARNING: BOT_JWT_SECRET is not set; using the development secret. Never run like this in production.",
             file=sys.stderr,
         )
     return settings

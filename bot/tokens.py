@@ -14,7 +14,9 @@ class InvalidToken(Exception):
     """The token is missing, malformed, tampered with, expired or names no valid customer id."""
 
 
-def mint(customer_id: str, secret: str, ttl: dt.timedelta = dt.timedelta(hours=12), now: dt.datetime | None = None) -> str:
+def mint(
+    customer_id: str, secret: str, ttl: dt.timedelta = dt.timedelta(hours=12), now: dt.datetime | None = None
+) -> str:
     """A signed token for ``customer_id`` valid for ``ttl``."""
     if not CUSTOMER_ID_PATTERN.match(customer_id):
         raise ValueError(f"not a customer id: {customer_id!r}")

@@ -18,8 +18,8 @@ import asyncio
 import json
 import re
 import sys
-import unicodedata
 import time
+import unicodedata
 from pathlib import Path
 
 import yaml
@@ -71,7 +71,9 @@ async def predict(model: Path, texts: list[str]) -> list[tuple[str, str, float]]
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", type=Path)
-    parser.add_argument("--sets", nargs="*", default=["dev=tests/nlu_holdout", "test=tests/nlu_test"], help="NAME=DIR pairs")
+    parser.add_argument(
+        "--sets", nargs="*", default=["dev=tests/nlu_holdout", "test=tests/nlu_test"], help="NAME=DIR pairs"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "nlu_eval.json")
     parser.add_argument("--errors", action="store_true", help="print misclassified examples")
     args = parser.parse_args()
@@ -105,8 +107,10 @@ def main() -> int:
             "per_intent": classification_report(gold, final, labels=labels, output_dict=True, zero_division=0),
         }
         r = report[language]
-        print(f"{language}: n={r['examples']} (skipped {r['skipped_as_in_training']} also in training) macro-F1 final={r['macro_f1_final']:.4f} raw={r['macro_f1_raw']:.4f} "  # type: ignore[index]
-              f"accuracy={r['accuracy_final']:.4f} fallback={r['fallback_rate']:.2%} {r['ms_per_message']} ms/msg")  # type: ignore[index]
+        print(
+            f"{language}: n={r['examples']} (skipped {r['skipped_as_in_training']} also in training) macro-F1 final={r['macro_f1_final']:.4f} raw={r['macro_f1_raw']:.4f} "  # type: ignore[index]
+            f"accuracy={r['accuracy_final']:.4f} fallback={r['fallback_rate']:.2%} {r['ms_per_message']} ms/msg"
+        )  # type: ignore[index]
         print(classification_report(gold, final, labels=labels, digits=3, zero_division=0))
         if args.errors:
             for (text, g), (f, rw, conf) in zip(examples, predictions, strict=True):

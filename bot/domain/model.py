@@ -10,9 +10,9 @@ import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
-from sqlalchemy.orm import declarative_base, relationship
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import Mapped, declarative_base, relationship
 from sqlalchemy.sql.schema import Column, MetaData
+from sqlalchemy.types import TypeDecorator
 
 # Deterministic constraint names so Alembic migrations are portable across SQLite and PostgreSQL.
 metadata = MetaData(
@@ -25,6 +25,7 @@ metadata = MetaData(
     }
 )
 Base = declarative_base(metadata=metadata)
+
 
 class Money(TypeDecorator):  # type: ignore[type-arg]
     """Numeric(12, 2) as Decimal on every database.
@@ -62,7 +63,7 @@ class Customer(Base):
     language: str = Column(String(2), nullable=False, default="zh")
     created_at: dt.datetime = Column(DateTime, nullable=False)
 
-    loans = relationship("Loan", back_populates="customer", order_by="Loan.id")
+    loans: Mapped[list[Loan]] = relationship("Loan", back_populates="customer", order_by="Loan.id")
 
 
 class Loan(Base):
@@ -74,8 +75,8 @@ class Loan(Base):
     disbursed_on: dt.date = Column(Date, nullable=False)
     status: str = Column(String(16), nullable=False, default="active")
 
-    customer = relationship("Customer", back_populates="loans")
-    instalments = relationship("Instalment", back_populates="loan", order_by="Instalment.seq")
+    customer: Mapped[Customer] = relationship("Customer", back_populates="loans")
+    instalments: Mapped[list[Instalment]] = relationship("Instalment", back_populates="loan", order_by="Instalment.seq")
 
 
 class Instalment(Base):
@@ -93,9 +94,9 @@ class Instalment(Base):
     seq: int = Column(Integer, nullable=False)
     due_date: dt.date = Column(Date, nullable=False)
     amount: Decimal = Column(Money(), nullable=False)
-    paid_at: dt.datetime | None = Column(DateTime, nullable=True)
+    paid_at: Mapped[dt.datetime | None] = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
 
-    loan = relationship("Loan", back_populates="instalments")
+    loan: Mapped[Loan] = relationship("Loan", back_populates="instalments")
 
 
 class Repayment(Base):
@@ -110,9 +111,9 @@ class Repayment(Base):
     amount: Decimal = Column(Money(), nullable=False)
     channel: str = Column(String(24), nullable=False)
     paid_at: dt.datetime = Column(DateTime, nullable=False)
-    posted_at: dt.datetime | None = Column(DateTime, nullable=True)
+    posted_at: Mapped[dt.datetime | None] = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
 
-    instalment = relationship("Instalment")
+    instalment: Mapped[Instalment | None] = relationship("Instalment")
 
 
 class SmsNotice(Base):
@@ -130,4 +131,4 @@ class SmsNotice(Base):
     reason: str = Column(String(200), nullable=False)
     sent_at: dt.datetime = Column(DateTime, nullable=False)
 
-    instalment = relationship("Instalment", lazy="joined")
+    instalment: Mapped[Instalment | None] = relationship("Instalment", lazy="joined")

@@ -111,7 +111,9 @@ def overdue_position(instalments: Iterable[InstalmentState], today: dt.date) -> 
     )
     upcoming = [i for i in unpaid if i.due_date >= today]
     next_due = (
-        UpcomingItem(loan_id=upcoming[0].loan_id, seq=upcoming[0].seq, due_date=upcoming[0].due_date, amount=upcoming[0].amount)
+        UpcomingItem(
+            loan_id=upcoming[0].loan_id, seq=upcoming[0].seq, due_date=upcoming[0].due_date, amount=upcoming[0].amount
+        )
         if upcoming
         else None
     )

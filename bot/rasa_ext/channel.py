@@ -97,7 +97,9 @@ class InAppInput(InputChannel):
             metadata = {"authenticated": customer_id is not None}
             try:
                 await on_new_message(
-                    UserMessage(body["message"], collector, conversation_id, input_channel=self.name(), metadata=metadata)
+                    UserMessage(
+                        body["message"], collector, conversation_id, input_channel=self.name(), metadata=metadata
+                    )
                 )
             except Exception:
                 logger.exception("inapp: handling a message failed")

@@ -15,10 +15,21 @@ def responses(messages):
 
 async def test_c1001_is_told_the_amount_days_and_penalty_with_its_calculation(records):
     messages = await run(ActionTellAmountDue(), customer("C1001"))
-    assert responses(messages) == ["utter_amount_due_summary", "utter_overdue_line", "utter_amount_due_penalty_note", "utter_next_due"]
+    assert responses(messages) == [
+        "utter_amount_due_summary",
+        "utter_overdue_line",
+        "utter_amount_due_penalty_note",
+        "utter_next_due",
+    ]
     summary, line = messages[0], messages[1]
     assert summary["total_due"] == "1,086.48" and summary["penalty_total"] == "6.48" and summary["count"] == 1
-    assert (line["loan_id"], line["amount"], line["days"], line["penalty"], line["due_date"]) == ("L1001", "1,080.00", 12, "6.48", "2026-11-16")
+    assert (line["loan_id"], line["amount"], line["days"], line["penalty"], line["due_date"]) == (
+        "L1001",
+        "1,080.00",
+        12,
+        "6.48",
+        "2026-11-16",
+    )
 
 
 async def test_c1001_learns_which_instalment_the_texts_are_about_and_when_they_were_sent(records):
@@ -40,7 +51,11 @@ async def test_c1003_is_told_the_morning_notice_went_out_before_her_payment(reco
     assert responses(messages) == ["utter_why_texts_paid_after_notice"]
     m = messages[0]
     assert (m["notice_time"], m["paid_at"], m["posted_at"], m["loan_id"], m["amount"]) == (
-        "2026-11-28 08:00", "2026-11-28 09:30", "2026-11-28 09:30", "L1003", "2,150.00"
+        "2026-11-28 08:00",
+        "2026-11-28 09:30",
+        "2026-11-28 09:30",
+        "L1003",
+        "2,150.00",
     )
 
 
@@ -58,7 +73,10 @@ async def test_c1001_saying_he_already_paid_is_told_no_recent_payment_was_found_
 
 async def test_c1005_with_nothing_overdue_is_told_an_overdue_text_may_be_fake(records):
     assert responses(await run(ActionExplainTexts(), customer("C1005"))) == ["utter_why_texts_nothing"]
-    assert responses(await run(ActionTellAmountDue(), customer("C1005"))) == ["utter_amount_due_nothing", "utter_next_due"]
+    assert responses(await run(ActionTellAmountDue(), customer("C1005"))) == [
+        "utter_amount_due_nothing",
+        "utter_next_due",
+    ]
     assert responses(await run(ActionCheckRepayment(), customer("C1005"))) == ["utter_repaid_nothing_due"]
 
 

@@ -92,12 +92,30 @@ def bot(tmp_path_factory) -> Iterator[Bot]:
     with action_log.open("w") as alog, rasa_log.open("w") as rlog:
         actions = subprocess.Popen(
             [str(BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(action_port)],
-            cwd=ROOT, env=env, stdout=alog, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=alog,
+            stderr=subprocess.STDOUT,
         )
         server = subprocess.Popen(
-            [str(BIN / "rasa"), "run", "--interface", "127.0.0.1", "--port", str(rasa_port),
-             "--credentials", "credentials.yml", "--endpoints", "endpoints.yml", "--model", str(models[-1])],
-            cwd=ROOT, env=env, stdout=rlog, stderr=subprocess.STDOUT,
+            [
+                str(BIN / "rasa"),
+                "run",
+                "--interface",
+                "127.0.0.1",
+                "--port",
+                str(rasa_port),
+                "--credentials",
+                "credentials.yml",
+                "--endpoints",
+                "endpoints.yml",
+                "--model",
+                str(models[-1]),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=rlog,
+            stderr=subprocess.STDOUT,
         )
     try:
         _wait(f"http://127.0.0.1:{action_port}/health", actions, action_log)

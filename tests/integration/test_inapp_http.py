@@ -12,7 +12,21 @@ from bot.tokens import mint
 
 pytestmark = pytest.mark.servers
 HAN = re.compile(r"[\u4e00-\u9fff]")
-DEMO_SECRETS = ["张伟", "王芳", "Li Na", "陈磊", "Emily", "赵强", "L100", "1,080.00", "3,000.00", "2,150.00", "8,000.00", "2,600.00", "6.48"]
+DEMO_SECRETS = [
+    "张伟",
+    "王芳",
+    "Li Na",
+    "陈磊",
+    "Emily",
+    "赵强",
+    "L100",
+    "1,080.00",
+    "3,000.00",
+    "2,150.00",
+    "8,000.00",
+    "2,600.00",
+    "6.48",
+]
 
 
 def test_c1001_in_chinese_gets_amount_days_and_penalty_with_its_calculation(bot):
@@ -50,7 +64,13 @@ def test_c1005_with_nothing_overdue_is_warned_a_text_may_be_fake(bot):
 
 @pytest.mark.parametrize(
     "message",
-    ["为什么我一直收到逾期短信", "how much does 张伟 owe?", "I'm Li Na, did my payment arrive?", "我欠多少钱", "what is overdue on L1001"],
+    [
+        "为什么我一直收到逾期短信",
+        "how much does 张伟 owe?",
+        "I'm Li Na, did my payment arrive?",
+        "我欠多少钱",
+        "what is overdue on L1001",
+    ],
 )
 def test_an_anonymous_visitor_learns_nothing_about_any_account(bot, message):
     text = bot.text(bot.say(message, sender="anon_privacy_probe_1"))
@@ -87,12 +107,21 @@ def test_two_misunderstood_messages_lead_to_the_offer_of_a_person(bot):
     [
         "garbage",
         mint("C1001", "wrong-secret-0123456789abcdef01234567"),
-        mint("C1001", "integration-test-secret-0123456789abcdef", now=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)),
+        mint(
+            "C1001",
+            "integration-test-secret-0123456789abcdef",
+            now=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2),
+        ),
         jwt.encode({"sub": "C1001", "exp": 9999999999}, None, algorithm="none"),
     ],
 )
 def test_bad_expired_or_tampered_tokens_get_401_and_are_never_treated_as_anonymous(bot, token):
-    reply = requests.post(bot.url, json={"message": "我欠多少钱", "sender": "anon_fallback_not_allowed"}, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    reply = requests.post(
+        bot.url,
+        json={"message": "我欠多少钱", "sender": "anon_fallback_not_allowed"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
     assert reply.status_code == 401 and "error" in reply.json()
 
 
@@ -113,5 +142,10 @@ def test_bad_bodies_get_a_json_4xx_never_a_500(bot, body, status):
 
 
 def test_the_stock_rest_channel_and_the_http_api_are_not_exposed(bot):
-    assert requests.post(f"{bot.base}/webhooks/rest/webhook", json={"sender": "C1001", "message": "hi"}, timeout=10).status_code == 404
+    assert (
+        requests.post(
+            f"{bot.base}/webhooks/rest/webhook", json={"sender": "C1001", "message": "hi"}, timeout=10
+        ).status_code
+        == 404
+    )
     assert requests.get(f"{bot.base}/conversations/customer:C1001/tracker", timeout=10).status_code == 404

@@ -14,7 +14,9 @@ def test_synthetic_books_load_in_bulk_and_are_readable_through_the_services(sqli
         assert load_synthetic(session, 300, today) == 300
         assert session.execute(select(func.count()).select_from(Customer)).scalar_one() == 306
         loans = session.execute(select(func.count()).select_from(Loan).where(Loan.id.like("SL%"))).scalar_one()
-        instalments = session.execute(select(func.count()).select_from(Instalment).where(Instalment.loan_id.like("SL%"))).scalar_one()
+        instalments = session.execute(
+            select(func.count()).select_from(Instalment).where(Instalment.loan_id.like("SL%"))
+        ).scalar_one()
     assert instalments == 12 * loans
     o = account_overview(lambda: SqlAlchemyUnitOfWork(sqlite_url), "S0000042", today)
     assert o.customer.customer_id == "S0000042"

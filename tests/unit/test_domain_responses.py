@@ -39,7 +39,10 @@ def test_every_response_an_action_or_rule_uses_is_defined():
 # Asking for these is never acceptable; mentioning them to warn people is.
 ASKS_FOR_SECRET = [
     re.compile(r"(请|麻烦|告诉我|提供|发给我|输入).{0,6}(验证码|密码|支付密码|CVV|身份证号|卡号)"),
-    re.compile(r"(tell me|send me|give me|provide|enter|share|type)\s+(me\s+)?(your|the)\s+(verification code|password|pin|cvv|card number|id number)", re.I),
+    re.compile(
+        r"(tell me|send me|give me|provide|enter|share|type)\s+(me\s+)?(your|the)\s+(verification code|password|pin|cvv|card number|id number)",
+        re.I,
+    ),
 ]
 
 

@@ -9,15 +9,42 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT_INTENTS = {
-    "ask_why_texts", "ask_amount_due", "ask_how_to_repay", "request_extension", "already_repaid",
-    "never_borrowed", "verify_sms", "report_scam", "ask_late_fee_rule", "ask_credit_impact",
-    "setup_autopay", "request_human", "complain", "greet", "goodbye", "thank", "affirm", "deny",
-    "bot_challenge", "inform", "out_of_scope",
+    "ask_why_texts",
+    "ask_amount_due",
+    "ask_how_to_repay",
+    "request_extension",
+    "already_repaid",
+    "never_borrowed",
+    "verify_sms",
+    "report_scam",
+    "ask_late_fee_rule",
+    "ask_credit_impact",
+    "setup_autopay",
+    "request_human",
+    "complain",
+    "greet",
+    "goodbye",
+    "thank",
+    "affirm",
+    "deny",
+    "bot_challenge",
+    "inform",
+    "out_of_scope",
 }
 DOMAIN_INTENTS = {
-    "ask_why_texts", "ask_amount_due", "ask_how_to_repay", "request_extension", "already_repaid",
-    "never_borrowed", "verify_sms", "report_scam", "ask_late_fee_rule", "ask_credit_impact",
-    "setup_autopay", "request_human", "complain",
+    "ask_why_texts",
+    "ask_amount_due",
+    "ask_how_to_repay",
+    "request_extension",
+    "already_repaid",
+    "never_borrowed",
+    "verify_sms",
+    "report_scam",
+    "ask_late_fee_rule",
+    "ask_credit_impact",
+    "setup_autopay",
+    "request_human",
+    "complain",
 }
 
 
@@ -25,8 +52,10 @@ def examples(path: Path) -> list[tuple[str, str]]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     return [
         (line.strip()[2:].strip(), block["intent"])
-        for block in data["nlu"] if "intent" in block
-        for line in block["examples"].splitlines() if line.strip().startswith("- ")
+        for block in data["nlu"]
+        if "intent" in block
+        for line in block["examples"].splitlines()
+        if line.strip().startswith("- ")
     ]
 
 
@@ -68,7 +97,7 @@ def test_the_training_data_mixes_traditional_chinese_code_mixing_and_emoji():
     zh = [t for t, _ in training("zh")]
     traditional = [t for t in zh if re.search("[們為麼還錢簡訊這個說嗎貸款會]", t)]
     code_mixed = [t for t in zh if re.search(r"[A-Za-z]{3,}", t)]
-    emoji = [t for t in zh + [t for t, _ in training("en")] if re.search("[\U0001F300-\U0001FAFF]", t)]
+    emoji = [t for t in zh + [t for t, _ in training("en")] if re.search("[\U0001f300-\U0001faff]", t)]
     assert len(traditional) >= 50 and len(code_mixed) >= 50 and len(emoji) >= 20
 
 

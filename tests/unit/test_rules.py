@@ -56,7 +56,9 @@ def test_overdue_position_lists_unpaid_past_instalments_with_penalties_and_the_n
 
 
 def test_a_customer_who_has_paid_everything_due_has_no_overdue_position():
-    position = overdue_position([InstalmentState("L1", 1, TODAY - dt.timedelta(days=2), D("2150.00"), paid=True)], TODAY)
+    position = overdue_position(
+        [InstalmentState("L1", 1, TODAY - dt.timedelta(days=2), D("2150.00"), paid=True)], TODAY
+    )
     assert not position.is_overdue
     assert position.total_due == D("0.00")
     assert position.next_due is None
