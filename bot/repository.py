@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.domain.model import Customer, Instalment, Loan, Repayment, SmsNotice
+from bot.domain.model import Customer, ExtensionRequest, Instalment, Loan, Repayment, SmsNotice
 
 
 class LoanRepository:
@@ -27,7 +27,7 @@ class LoanRepository:
         stmt = (
             select(Instalment)
             .join(Loan, Loan.id == Instalment.loan_id)
-            .where(Loan.customer_id == customer_id, Instalment.paid_at.is_(None))
+            .where(Loan.customer_id == customer_id, Instalment.paid_at.is_(None), Instalment.status == "scheduled")
             .order_by(Instalment.due_date, Instalment.loan_id, Instalment.seq)
         )
         return self.session.execute(stmt).scalars().all()
@@ -57,6 +57,47 @@ class LoanRepository:
             .order_by(Repayment.paid_at)
         )
         return self.session.execute(stmt).scalars().all()
+
+    def loan_for_update(self, customer_id: str, loan_id: str) -> Loan | None:
+        """The customer's loan, row-locked until commit where the database supports it."""
+        stmt = select(Loan).where(Loan.id == loan_id, Loan.customer_id == customer_id).with_for_update()
+        return self.session.execute(stmt).scalars().first()
+
+    def overdue_instalments_of_loan(self, loan_id: str, today: dt.date) -> Sequence[Instalment]:
+        stmt = (
+            select(Instalment)
+            .where(
+                Instalment.loan_id == loan_id,
+                Instalment.paid_at.is_(None),
+                Instalment.status == "scheduled",
+                Instalment.due_date < today,
+            )
+            .order_by(Instalment.due_date, Instalment.seq)
+        )
+        return self.session.execute(stmt).scalars().all()
+
+    def max_seq(self, loan_id: str) -> int:
+        seqs = self.session.execute(select(Instalment.seq).where(Instalment.loan_id == loan_id)).scalars().all()
+        return max(seqs, default=0)
+
+    def last_approved_extension(self, loan_id: str) -> ExtensionRequest | None:
+        stmt = (
+            select(ExtensionRequest)
+            .where(ExtensionRequest.loan_id == loan_id, ExtensionRequest.status == "approved")
+            .order_by(ExtensionRequest.created_at.desc())
+        )
+        return self.session.execute(stmt).scalars().first()
+
+    def extension_by_key(self, idempotency_key: str) -> ExtensionRequest | None:
+        stmt = select(ExtensionRequest).where(ExtensionRequest.idempotency_key == idempotency_key)
+        return self.session.execute(stmt).scalars().first()
+
+    def extensions_of(self, customer_id: str) -> Sequence[ExtensionRequest]:
+        stmt = select(ExtensionRequest).where(ExtensionRequest.customer_id == customer_id).order_by(ExtensionRequest.id)
+        return self.session.execute(stmt).scalars().all()
+
+    def flush(self) -> None:
+        self.session.flush()
 
     def add(self, record: object) -> None:
         self.session.add(record)

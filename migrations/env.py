@@ -10,8 +10,15 @@ config = context.config
 url = config.attributes.get("database_url") or load_settings().database_url
 
 
+def _compare_type(context, inspected_column, metadata_column, inspected_type, metadata_type):  # type: ignore[no-untyped-def]
+    # Money is Numeric(12, 2) stored the portable way; not a schema change.
+    if type(metadata_type).__name__ == "Money":
+        return False
+    return None
+
+
 def run_migrations_offline() -> None:
-    context.configure(url=url, target_metadata=metadata, literal_binds=True, render_as_batch=True)
+    context.configure(url=url, target_metadata=metadata, literal_binds=True, render_as_batch=True, compare_type=_compare_type)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -30,7 +37,7 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
-    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True, compare_type=_compare_type)
     with context.begin_transaction():
         context.run_migrations()
 

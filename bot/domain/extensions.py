@@ -97,12 +97,19 @@ class LoanState:
 class Eligibility:
     self_service: bool
     reasons: tuple[str, ...]  # why a person must decide: too_late, recent_extension, disputed, over_limit
+    rationale: str  # the checks and their values, for the record
 
 
 def eligibility(loan: LoanState, policy: ExtensionPolicy, today: dt.date) -> Eligibility:
     """Self-service only when at most ``max_days_overdue`` late, no approved extension on the loan
     within ``cooldown_days``, the loan is not disputed, and the amount is within ``max_amount``."""
     reasons = []
+    since = "never" if loan.last_approved_extension is None else loan.last_approved_extension.isoformat()
+    rationale = (
+        f"days_overdue={loan.max_days_overdue} (max {policy.max_days_overdue}); "
+        f"last_approved_extension={since} (cooldown {policy.cooldown_days} days); "
+        f"disputed={'yes' if loan.disputed else 'no'}; amount={loan.amount} (max {policy.max_amount})"
+    )
     if loan.max_days_overdue > policy.max_days_overdue:
         reasons.append("too_late")
     if loan.last_approved_extension is not None and (today - loan.last_approved_extension).days < policy.cooldown_days:
@@ -111,7 +118,7 @@ def eligibility(loan: LoanState, policy: ExtensionPolicy, today: dt.date) -> Eli
         reasons.append("disputed")
     if loan.amount > policy.max_amount:
         reasons.append("over_limit")
-    return Eligibility(self_service=not reasons, reasons=tuple(reasons))
+    return Eligibility(self_service=not reasons, reasons=tuple(reasons), rationale=rationale)
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,8 @@ class Loan(Base):
     principal: Decimal = Column(Money(), nullable=False)
     disbursed_on: dt.date = Column(Date, nullable=False)
     status: str = Column(String(16), nullable=False, default="active")
+    # Set while the customer disputes the loan (identity misuse); notices and self-service pause.
+    disputed_at: Mapped[Optional[dt.datetime]] = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
 
     customer: Mapped[Customer] = relationship("Customer", back_populates="loans")
     instalments: Mapped[list[Instalment]] = relationship("Instalment", back_populates="loan", order_by="Instalment.seq")
@@ -95,6 +97,10 @@ class Instalment(Base):
     due_date: dt.date = Column(Date, nullable=False)
     amount: Decimal = Column(Money(), nullable=False)
     paid_at: Mapped[dt.datetime | None] = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    # "scheduled", or "rescheduled" once an approved extension or plan replaced it.
+    status: str = Column(String(16), nullable=False, default="scheduled", server_default="scheduled")
+    # Set on the new instalments that an approved extension or plan created.
+    extension_id: int | None = Column(ForeignKey("extension_requests.id"), nullable=True)
 
     loan: Mapped[Loan] = relationship("Loan", back_populates="instalments")
 
@@ -132,3 +138,24 @@ class SmsNotice(Base):
     sent_at: dt.datetime = Column(DateTime, nullable=False)
 
     instalment: Mapped[Instalment | None] = relationship("Instalment", lazy="joined")
+
+
+class ExtensionRequest(Base):
+    """A customer's request to defer or split overdue instalments, and what was decided."""
+
+    __tablename__ = "extension_requests"
+    __table_args__ = (UniqueConstraint("idempotency_key", name="uq_extension_requests_idempotency_key"),)
+
+    id: int = Column(Integer, primary_key=True, autoincrement=True)
+    reference: Optional[str] = Column(String(20), nullable=True, unique=True)
+    customer_id: str = Column(ForeignKey("customers.id"), nullable=False, index=True)
+    loan_id: str = Column(ForeignKey("loans.id"), nullable=False, index=True)
+    # approved | referred | rejected | cancelled
+    status: str = Column(String(16), nullable=False)
+    reason_code: str = Column(String(24), nullable=False)
+    reason_text: str = Column(String(500), nullable=False, default="")
+    option: Optional[str] = Column(String(16), nullable=True)
+    terms: Optional[str] = Column(String(4000), nullable=True)  # JSON of the schedule shown and agreed
+    rationale: str = Column(String(200), nullable=False)
+    idempotency_key: str = Column(String(64), nullable=False)
+    created_at: dt.datetime = Column(DateTime, nullable=False)
