@@ -65,6 +65,34 @@ def send_next_due(dispatcher: CollectingDispatcher, position: OverduePosition) -
         )
 
 
+def render(domain: dict[str, Any], name: str, language: str | None, **variables: Any) -> str:
+    """The text of a response in the conversation's language, for use inside another response
+    (button titles, schedule lines). The wording stays in domain.yml."""
+    variations = domain.get("responses", {}).get(name, [])
+    for variation in variations:
+        for condition in variation.get("condition") or []:
+            if condition.get("name") == "language" and condition.get("value") == (language or "zh"):
+                return str(variation["text"]).format(**variables)
+    return str(variations[0]["text"]).format(**variables) if variations else name
+
+
+def now() -> dt.datetime:
+    """The bank's local time on the bot's today (BOT_TODAY pins the date, the clock gives the time)."""
+    settings = get_settings()
+    return dt.datetime.combine(settings.today(), dt.datetime.now().time().replace(microsecond=0))
+
+
+def send_plans(
+    dispatcher: CollectingDispatcher, overview: AccountOverview, domain: dict[str, Any], language: str | None
+) -> None:
+    for plan in overview.plans:
+        kind, _, count = plan.option.partition("_")
+        title = render(domain, f"utter_ext_option_{kind}", language, count=count) if count else plan.option
+        dispatcher.utter_message(
+            response="utter_plan_active", loan_id=plan.loan_id, reference=plan.reference, option_title=title
+        )
+
+
 class AccountAction(Action, abc.ABC):
     """An action that answers from the verified customer's own records.
 
@@ -80,7 +108,9 @@ class AccountAction(Action, abc.ABC):
     def name(self) -> str: ...
 
     @abc.abstractmethod
-    def answer(self, dispatcher: CollectingDispatcher, overview: AccountOverview) -> None: ...
+    def answer(
+        self, dispatcher: CollectingDispatcher, overview: AccountOverview, domain: dict[str, Any], language: str | None
+    ) -> None: ...
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
@@ -100,5 +130,5 @@ class AccountAction(Action, abc.ABC):
         except RecordsUnavailable:
             dispatcher.utter_message(response="utter_service_unavailable")
             return []
-        self.answer(dispatcher, overview)
+        self.answer(dispatcher, overview, domain, tracker.get_slot("language"))
         return []

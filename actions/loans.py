@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
-from actions.common import AccountAction, moment, money, position_variables, send_next_due, send_overdue_lines
+from actions.common import (
+    AccountAction,
+    moment,
+    money,
+    position_variables,
+    send_next_due,
+    send_overdue_lines,
+    send_plans,
+)
 from bot.services.loans import RECENT_PAYMENT_DAYS, AccountOverview
 
 
@@ -14,7 +23,9 @@ class ActionExplainTexts(AccountAction):
     def name(self) -> str:
         return "action_explain_texts"
 
-    def answer(self, dispatcher: CollectingDispatcher, overview: AccountOverview) -> None:
+    def answer(
+        self, dispatcher: CollectingDispatcher, overview: AccountOverview, domain: DomainDict, language: str | None
+    ) -> None:
         situation = overview.texts_situation()
         if situation == "overdue":
             variables = position_variables(overview.position, overview.today)
@@ -33,6 +44,8 @@ class ActionExplainTexts(AccountAction):
                     old_phones=", ".join(sorted({n.phone_masked for n in old})),
                     current_phone=overview.customer.phone_masked,
                 )
+        elif situation == "rescheduled":
+            send_plans(dispatcher, overview, domain, language)
         elif situation == "paid_after_notice":
             notice, payment = overview.notices_before_payment()  # type: ignore[misc]
             dispatcher.utter_message(
@@ -56,7 +69,9 @@ class ActionTellAmountDue(AccountAction):
     def name(self) -> str:
         return "action_tell_amount_due"
 
-    def answer(self, dispatcher: CollectingDispatcher, overview: AccountOverview) -> None:
+    def answer(
+        self, dispatcher: CollectingDispatcher, overview: AccountOverview, domain: DomainDict, language: str | None
+    ) -> None:
         position = overview.position
         if position.is_overdue:
             dispatcher.utter_message(
@@ -66,6 +81,7 @@ class ActionTellAmountDue(AccountAction):
             dispatcher.utter_message(response="utter_amount_due_penalty_note")
         else:
             dispatcher.utter_message(response="utter_amount_due_nothing")
+            send_plans(dispatcher, overview, domain, language)
         send_next_due(dispatcher, position)
 
 
@@ -75,7 +91,9 @@ class ActionExplainRepayment(AccountAction):
     def name(self) -> str:
         return "action_explain_repayment"
 
-    def answer(self, dispatcher: CollectingDispatcher, overview: AccountOverview) -> None:
+    def answer(
+        self, dispatcher: CollectingDispatcher, overview: AccountOverview, domain: DomainDict, language: str | None
+    ) -> None:
         dispatcher.utter_message(response="utter_how_to_repay")
         if overview.position.is_overdue:
             dispatcher.utter_message(
@@ -89,7 +107,9 @@ class ActionCheckRepayment(AccountAction):
     def name(self) -> str:
         return "action_check_repayment"
 
-    def answer(self, dispatcher: CollectingDispatcher, overview: AccountOverview) -> None:
+    def answer(
+        self, dispatcher: CollectingDispatcher, overview: AccountOverview, domain: DomainDict, language: str | None
+    ) -> None:
         situation = overview.repayment_situation()
         variables = position_variables(overview.position, overview.today)
         payment = overview.latest_recent_payment()

@@ -96,6 +96,22 @@ class LoanRepository:
         stmt = select(ExtensionRequest).where(ExtensionRequest.customer_id == customer_id).order_by(ExtensionRequest.id)
         return self.session.execute(stmt).scalars().all()
 
+    def active_plans_of(self, customer_id: str) -> Sequence[ExtensionRequest]:
+        """Approved extensions or plans of the customer with an instalment still to pay."""
+        unpaid = select(Instalment.extension_id).where(
+            Instalment.paid_at.is_(None), Instalment.extension_id.is_not(None)
+        )
+        stmt = (
+            select(ExtensionRequest)
+            .where(
+                ExtensionRequest.customer_id == customer_id,
+                ExtensionRequest.status == "approved",
+                ExtensionRequest.id.in_(unpaid),
+            )
+            .order_by(ExtensionRequest.id)
+        )
+        return self.session.execute(stmt).scalars().all()
+
     def flush(self) -> None:
         self.session.flush()
 

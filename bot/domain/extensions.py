@@ -144,6 +144,7 @@ def terms(overdue: Sequence[OverdueItem], option: ExtensionOption, today: dt.dat
     amount = sum((i.amount for i in overdue), Decimal("0.00"))
     penalty = sum((i.penalty for i in overdue), Decimal("0.00"))
     total = amount + penalty
+    plan: tuple[PlannedInstalment, ...]
     if option.kind == "defer":
         plan = (PlannedInstalment(today + dt.timedelta(days=option.count), total),)
     else:

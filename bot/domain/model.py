@@ -75,7 +75,7 @@ class Loan(Base):
     disbursed_on: dt.date = Column(Date, nullable=False)
     status: str = Column(String(16), nullable=False, default="active")
     # Set while the customer disputes the loan (identity misuse); notices and self-service pause.
-    disputed_at: Mapped[Optional[dt.datetime]] = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    disputed_at: Mapped[dt.datetime | None] = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
 
     customer: Mapped[Customer] = relationship("Customer", back_populates="loans")
     instalments: Mapped[list[Instalment]] = relationship("Instalment", back_populates="loan", order_by="Instalment.seq")
@@ -147,15 +147,15 @@ class ExtensionRequest(Base):
     __table_args__ = (UniqueConstraint("idempotency_key", name="uq_extension_requests_idempotency_key"),)
 
     id: int = Column(Integer, primary_key=True, autoincrement=True)
-    reference: Optional[str] = Column(String(20), nullable=True, unique=True)
+    reference: str | None = Column(String(20), nullable=True, unique=True)  # type: ignore[misc]  # plugin ignores nullable
     customer_id: str = Column(ForeignKey("customers.id"), nullable=False, index=True)
     loan_id: str = Column(ForeignKey("loans.id"), nullable=False, index=True)
     # approved | referred | rejected | cancelled
     status: str = Column(String(16), nullable=False)
     reason_code: str = Column(String(24), nullable=False)
     reason_text: str = Column(String(500), nullable=False, default="")
-    option: Optional[str] = Column(String(16), nullable=True)
-    terms: Optional[str] = Column(String(4000), nullable=True)  # JSON of the schedule shown and agreed
+    option: str | None = Column(String(16), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    terms: str | None = Column(String(4000), nullable=True)  # type: ignore[misc]  # JSON of the agreed schedule; plugin ignores nullable
     rationale: str = Column(String(200), nullable=False)
     idempotency_key: str = Column(String(64), nullable=False)
     created_at: dt.datetime = Column(DateTime, nullable=False)

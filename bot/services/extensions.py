@@ -139,7 +139,12 @@ def parse_option(code: str, policy: ExtensionPolicy | None = None) -> ExtensionO
 
 
 def preview_terms(
-    uow_factory: UowFactory, customer_id: str, loan_id: str, option_code: str, today: dt.date, policy: ExtensionPolicy | None = None
+    uow_factory: UowFactory,
+    customer_id: str,
+    loan_id: str,
+    option_code: str,
+    today: dt.date,
+    policy: ExtensionPolicy | None = None,
 ) -> Terms:
     """The exact schedule the customer would get, before they confirm. Changes nothing."""
     option = parse_option(option_code, policy)
@@ -176,7 +181,8 @@ def _decision(request: ExtensionRequest, already: bool) -> ExtensionDecision:
             overdue_amount=Decimal(raw["overdue_amount"]),
             frozen_penalty=Decimal(raw["frozen_penalty"]),
             instalments=tuple(
-                PlannedInstalment(dt.date.fromisoformat(p["due_date"]), Decimal(p["amount"])) for p in raw["instalments"]
+                PlannedInstalment(dt.date.fromisoformat(p["due_date"]), Decimal(p["amount"]))
+                for p in raw["instalments"]
             ),
         )
     reasons = tuple(request.rationale.split(":", 1)[0].split(",")) if request.status == "referred" else ()

@@ -42,6 +42,7 @@ class NoticeView:
     instalment_due_date: dt.date | None
     instalment_amount: Decimal | None
     instalment_paid_at: dt.datetime | None
+    instalment_rescheduled: bool
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,13 @@ class RepaymentView:
 
 
 @dataclass(frozen=True)
+class PlanView:
+    reference: str
+    loan_id: str
+    option: str
+
+
+@dataclass(frozen=True)
 class AccountOverview:
     """Everything the assistant may tell the verified customer about their notices."""
 
@@ -65,12 +73,12 @@ class AccountOverview:
     position: OverduePosition
     notices: tuple[NoticeView, ...]
     repayments: tuple[RepaymentView, ...]
+    plans: tuple[PlanView, ...]
+    today: dt.date
 
     @property
     def last_notice(self) -> NoticeView | None:
         return self.notices[-1] if self.notices else None
-
-    today: dt.date
 
     def notices_before_payment(self) -> tuple[NoticeView, RepaymentView] | None:
         """The latest notice that was sent before a payment which settled its instalment."""
@@ -83,9 +91,12 @@ class AccountOverview:
         return None
 
     def texts_situation(self) -> str:
-        """Why this customer gets (or got) overdue texts: overdue | paid_after_notice | settled | nothing."""
+        """Why this customer gets (or got) overdue texts:
+        overdue | rescheduled | paid_after_notice | settled | nothing."""
         if self.position.is_overdue:
             return "overdue"
+        if self.plans and any(n.instalment_rescheduled for n in self.notices):
+            return "rescheduled"
         if self.notices_before_payment() is not None:
             return "paid_after_notice"
         return "settled" if self.notices else "nothing"
@@ -144,6 +155,7 @@ def _account_overview(uow_factory: UowFactory, customer_id: str, today: dt.date)
                 instalment_due_date=n.instalment.due_date if n.instalment else None,
                 instalment_amount=n.instalment.amount if n.instalment else None,
                 instalment_paid_at=n.instalment.paid_at if n.instalment else None,
+                instalment_rescheduled=bool(n.instalment and n.instalment.status == "rescheduled"),
             )
             for n in uow.loans.notices_of(customer_id, since)
         )
@@ -151,5 +163,8 @@ def _account_overview(uow_factory: UowFactory, customer_id: str, today: dt.date)
             RepaymentView(r.loan_id, r.amount, r.channel, r.paid_at, r.posted_at)
             for r in uow.loans.repayments_of(customer_id, since)
         )
+        plans = tuple(
+            PlanView(p.reference or "", p.loan_id, p.option or "") for p in uow.loans.active_plans_of(customer_id)
+        )
         view = CustomerView(customer.id, customer.name, customer.language, mask_phone(customer.phone))
-        return AccountOverview(view, position, notices, repayments, today)
+        return AccountOverview(view, position, notices, repayments, plans, today)

@@ -58,7 +58,9 @@ def test_an_option_the_policy_does_not_offer_is_refused(database_url, today):
 
 
 def test_approval_reschedules_the_overdue_instalment_and_the_overdue_answers_reflect_the_plan(database_url, today):
-    decision = submit_extension(uow(database_url), "C1001", "L1001", "job_loss", "失业了", "split_3", "conversation-1", today, NOW)
+    decision = submit_extension(
+        uow(database_url), "C1001", "L1001", "job_loss", "失业了", "split_3", "conversation-1", today, NOW
+    )
     assert decision.status == "approved" and decision.reference == "EXT-2026-000001"
     assert [p.amount for p in decision.terms.instalments] == [D("362.16")] * 3
     overview = account_overview(uow(database_url), "C1001", today)
@@ -73,26 +75,44 @@ def test_approval_reschedules_the_overdue_instalment_and_the_overdue_answers_ref
 
 
 def test_a_repeated_confirmation_returns_the_same_request_and_changes_nothing_more(database_url, today):
-    first = submit_extension(uow(database_url), "C1001", "L1001", "illness", "", "defer_30", "conversation-1", today, NOW)
-    again = submit_extension(uow(database_url), "C1001", "L1001", "illness", "", "defer_30", "conversation-1", today, NOW)
+    first = submit_extension(
+        uow(database_url), "C1001", "L1001", "illness", "", "defer_30", "conversation-1", today, NOW
+    )
+    again = submit_extension(
+        uow(database_url), "C1001", "L1001", "illness", "", "defer_30", "conversation-1", today, NOW
+    )
     assert again.reference == first.reference and again.already_recorded
     assert count(database_url, ExtensionRequest) == 1
     assert count(database_url, Instalment, Instalment.extension_id.is_not(None)) == 1
 
 
 def test_referral_records_the_request_and_leaves_the_schedule_alone(database_url, today):
-    decision = submit_extension(uow(database_url), "C1004", "L1004A", "business", "生意失败", None, "conversation-1", today, NOW)
+    decision = submit_extension(
+        uow(database_url), "C1004", "L1004A", "business", "生意失败", None, "conversation-1", today, NOW
+    )
     assert decision.status == "referred" and decision.reasons == ("too_late",)
     assert account_overview(uow(database_url), "C1004", today).position.total_due == D("8380.00")
     assert count(database_url, Instalment, Instalment.status == "rescheduled") == 0
-    again = submit_extension(uow(database_url), "C1004", "L1004A", "business", "生意失败", None, "conversation-1", today, NOW)
+    again = submit_extension(
+        uow(database_url), "C1004", "L1004A", "business", "生意失败", None, "conversation-1", today, NOW
+    )
     assert again.already_recorded and again.reference == decision.reference
 
 
 def test_a_second_extension_within_a_year_goes_to_a_person(database_url, today):
     submit_extension(uow(database_url), "C1001", "L1001", "job_loss", "", "defer_7", "conversation-1", today, NOW)
     later = today + dt.timedelta(days=40)  # the deferred instalment is overdue again
-    decision = submit_extension(uow(database_url), "C1001", "L1001", "job_loss", "", "split_3", "conversation-2", later, NOW + dt.timedelta(days=40))
+    decision = submit_extension(
+        uow(database_url),
+        "C1001",
+        "L1001",
+        "job_loss",
+        "",
+        "split_3",
+        "conversation-2",
+        later,
+        NOW + dt.timedelta(days=40),
+    )
     assert decision.status == "referred" and "recent_extension" in decision.reasons
 
 
@@ -116,7 +136,11 @@ def test_concurrent_confirmations_on_postgresql_create_one_request_and_one_sched
     def confirm():
         try:
             barrier.wait()
-            results.append(submit_extension(uow(postgres_url), "C1001", "L1001", "job_loss", "", "split_6", "conversation-1", today, NOW))
+            results.append(
+                submit_extension(
+                    uow(postgres_url), "C1001", "L1001", "job_loss", "", "split_6", "conversation-1", today, NOW
+                )
+            )
         except Exception as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(exc)
 

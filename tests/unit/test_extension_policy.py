@@ -12,11 +12,15 @@ from bot.services.extensions import POLICY_FILE
 
 TODAY = dt.date(2026, 11, 28)
 D = Decimal
-POLICY = ExtensionPolicy(max_days_overdue=60, cooldown_days=365, max_amount=D("20000.00"), defer_days=(7, 14, 30), split_months=(3, 6, 12))
+POLICY = ExtensionPolicy(
+    max_days_overdue=60, cooldown_days=365, max_amount=D("20000.00"), defer_days=(7, 14, 30), split_months=(3, 6, 12)
+)
 
 
 def item(amount: str, days: int) -> OverdueItem:
-    return OverdueItem("L1", 1, TODAY - dt.timedelta(days=days), D(amount), days, penalty_interest(D(amount), days), D("0.0005"))
+    return OverdueItem(
+        "L1", 1, TODAY - dt.timedelta(days=days), D(amount), days, penalty_interest(D(amount), days), D("0.0005")
+    )
 
 
 def loan(amount="1080.00", days=12, disputed=False, last=None) -> LoanState:
@@ -36,7 +40,11 @@ def loan(amount="1080.00", days=12, disputed=False, last=None) -> LoanState:
         (loan(amount="19990.00", days=10), True, ()),  # 19,990.00 + 99.95 penalty = 20,089.95
         (loan(amount="19990.00", days=1), True, ()),  # 19,990.00 + 9.99 = 19,999.99
         (loan(amount="19999.00", days=2), False, ("over_limit",)),
-        (loan(days=90, disputed=True, last=TODAY - dt.timedelta(days=10)), False, ("too_late", "recent_extension", "disputed")),
+        (
+            loan(days=90, disputed=True, last=TODAY - dt.timedelta(days=10)),
+            False,
+            ("too_late", "recent_extension", "disputed"),
+        ),
     ],
 )
 def test_who_may_self_serve(state, self_service, reasons):
