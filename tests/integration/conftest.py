@@ -63,8 +63,9 @@ def _wait(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) 
     raise RuntimeError(f"{url} did not come up in {timeout}s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def bot(tmp_path_factory) -> Iterator[Bot]:
+    """Both servers over a freshly seeded database, once per test module (modules may change records)."""
     models = sorted((ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
     if not models:
         pytest.fail("no trained model in models/: run `make train` (make test does) first")

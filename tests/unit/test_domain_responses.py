@@ -29,7 +29,11 @@ def test_each_response_has_exactly_one_chinese_and_one_english_variation_with_th
     zh_buttons, en_buttons = zh.get("buttons", []), en.get("buttons", [])
     assert len(zh_buttons) == len(en_buttons)
     for a, b in zip(zh_buttons, en_buttons, strict=True):  # intent payloads must match; text payloads are the title
-        assert a["payload"] == b["payload"] if a["payload"].startswith("/") else (a["payload"] == a["title"] and b["payload"] == b["title"])
+        assert (
+            a["payload"] == b["payload"]
+            if a["payload"].startswith("/")
+            else (a["payload"] == a["title"] and b["payload"] == b["title"])
+        )
 
 
 def test_every_response_an_action_or_rule_uses_is_defined():

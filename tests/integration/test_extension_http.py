@@ -1,0 +1,39 @@
+"""C1001 completes an extension over HTTP, with real servers, tokens and records."""
+
+import pytest
+
+pytestmark = pytest.mark.servers
+
+
+def test_c1001_completes_a_split_into_three_and_the_overdue_answers_reflect_it(bot):
+    assert "1,080.00" in bot.text(bot.say("我欠多少钱", customer="C1001"))
+
+    reason_prompt = bot.say("我失业了，想申请延期还款", customer="C1001")
+    assert [b["title"] for b in reason_prompt[0]["buttons"]] == ["失业", "生病", "生意困难", "自然灾害", "其他"]
+
+    options = bot.say("失业", customer="C1001")
+    assert "1,086.48" in bot.text(options)
+    assert "分3期" in [b["title"] for b in options[-1]["buttons"]]
+
+    confirm = bot.text(bot.say("分3期", customer="C1001"))
+    assert "2026-12-28 应还 362.16 元" in confirm and "2027-02-28 应还 362.16 元" in confirm and "6.48" in confirm
+
+    done = bot.text(bot.say("确认办理", customer="C1001"))
+    assert "EXT-2026-000001" in done and "362.16" in done
+
+    after = bot.text(bot.say("我现在欠多少钱", customer="C1001"))
+    assert "没有逾期" in after and "EXT-2026-000001" in after
+
+    # A second confirmation is just a "yes" now: nothing is submitted twice.
+    bot.say("确认办理", customer="C1001")
+    assert "EXT-2026-000002" not in bot.text(bot.say("为什么收到逾期短信", customer="C1001"))
+
+
+def test_c1004_is_referred_to_a_person_in_english(bot):
+    bot.say("can I get more time to pay?", customer="C1004")
+    text = bot.text(bot.say("my business failed", customer="C1004"))
+    assert "reference EXT-2026-" in text and "a person will review it" in text
+
+
+def test_c1005_with_nothing_overdue_is_told_so(bot):
+    assert "nothing overdue" in bot.text(bot.say("I need an extension", customer="C1005"))
