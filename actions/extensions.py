@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -32,6 +33,8 @@ from bot.services.extensions import (
     record_cancellation,
     submit_extension,
 )
+
+logger = logging.getLogger(__name__)
 
 FORM_SLOTS = (
     "ext_loan_id",
@@ -320,6 +323,7 @@ class ActionCancelExtension(Action):
                     _Services.now(),
                 )
             except DomainError:
-                pass  # the cancellation itself still stands: nothing was changed
+                # The cancellation stands (nothing was changed); only its record is missing.
+                logger.warning("could not record a cancelled extension request for %s", loan_id)
         dispatcher.utter_message(response="utter_ext_cancelled")
         return [ActiveLoop(None), SlotSet("requested_slot", None), *reset_form_slots()]
