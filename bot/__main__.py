@@ -54,6 +54,41 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     return run_chat(get_settings(), customer_id=args.as_customer, url=args.url)
 
 
+def _cmd_cases(args: argparse.Namespace) -> int:
+    from bot.domain.privacy import mask_phone
+    from bot.services.cases import get_case, list_cases
+    from bot.unit_of_work import SqlAlchemyUnitOfWork
+
+    url = get_settings().database_url
+    factory = lambda: SqlAlchemyUnitOfWork(url)  # noqa: E731
+    if args.action == "show":
+        case = get_case(factory, args.reference or "")
+        if case is None:
+            print(f"no case {args.reference!r}", file=sys.stderr)
+            return 1
+        for field in (
+            "reference",
+            "type",
+            "status",
+            "urgent",
+            "customer_id",
+            "loan_id",
+            "phone",
+            "details",
+            "created_at",
+            "updated_at",
+        ):
+            print(f"{field:12} {getattr(case, field)}")
+        return 0
+    for case in list_cases(factory, args.type):
+        phone = mask_phone(case.phone) if case.phone else "-"
+        flag = "URGENT" if case.urgent else ""
+        print(
+            f"{case.reference:16} {case.type:16} {case.status:13} {case.customer_id or '-':8} {case.loan_id or '-':8} {phone:12} {case.created_at:%Y-%m-%d %H:%M} {flag}"
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Overdue-notice support assistant tools.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -74,6 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--as", dest="as_customer", metavar="CUSTOMER_ID", help="chat as this customer (default: anonymous)")
     p.add_argument("--url", help="channel URL (default: http://127.0.0.1:$RASA_PORT/webhooks/inapp/webhook)")
     p.set_defaults(func=_cmd_chat)
+
+    p = sub.add_parser("cases", help="list or show fraud cases (identity misuse, wrong number, scam report)")
+    p.add_argument("action", choices=["list", "show"])
+    p.add_argument("reference", nargs="?", help="case reference, for show")
+    p.add_argument("--type", choices=["identity_misuse", "wrong_number", "scam_report"])
+    p.set_defaults(func=_cmd_cases)
 
     args = parser.parse_args(argv)
     try:

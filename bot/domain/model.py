@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, declarative_base, relationship
 from sqlalchemy.sql.schema import Column, MetaData
 from sqlalchemy.types import TypeDecorator
@@ -159,3 +159,31 @@ class ExtensionRequest(Base):
     rationale: str = Column(String(200), nullable=False)
     idempotency_key: str = Column(String(64), nullable=False)
     created_at: dt.datetime = Column(DateTime, nullable=False)
+
+
+class Case(Base):
+    """A fraud-related case: identity misuse, wrong number, or scam report. Minimal fields only."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        UniqueConstraint("idempotency_key", name="uq_cases_idempotency_key"),
+        Index("ix_cases_phone_type_status", "phone", "type", "status"),
+    )
+
+    id: int = Column(Integer, primary_key=True, autoincrement=True)
+    reference: str | None = Column(String(20), nullable=True, unique=True)  # type: ignore[misc]  # plugin ignores nullable
+    # identity_misuse | wrong_number | scam_report
+    type: str = Column(String(20), nullable=False)
+    # open | under_review | confirmed | closed
+    status: str = Column(String(16), nullable=False)
+    urgent: bool = Column(Boolean, nullable=False, default=False)
+    customer_id: str | None = Column(ForeignKey("customers.id"), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    loan_id: str | None = Column(ForeignKey("loans.id"), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    # The number the texts arrive at (wrong-number cases), given with consent.
+    phone: str | None = Column(String(20), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    conversation_id: str = Column(String(80), nullable=False)
+    details: str = Column(String(500), nullable=False, default="")
+    consent_at: dt.datetime | None = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    idempotency_key: str = Column(String(64), nullable=False)
+    created_at: dt.datetime = Column(DateTime, nullable=False)
+    updated_at: dt.datetime = Column(DateTime, nullable=False)

@@ -1,0 +1,160 @@
+"""Fraud-related cases: identity misuse, wrong number, scam reports. Opened once per conversation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from bot.domain.errors import DomainError, RecordsUnavailable
+from bot.domain.model import Case, Loan
+from bot.services.loans import UowFactory
+
+PREFIX = {"identity_misuse": "IDM", "wrong_number": "WRN", "scam_report": "SCM"}
+CN_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+
+
+class InvalidPhoneNumber(DomainError):
+    """Not a mainland China mobile number (11 digits starting with 1)."""
+
+
+class NoLoanToDispute(DomainError):
+    """The customer has no loan with that id."""
+
+
+@dataclass(frozen=True)
+class CaseView:
+    reference: str
+    type: str
+    status: str
+    urgent: bool
+    customer_id: str | None
+    loan_id: str | None
+    phone: str | None
+    details: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    already_open: bool = False
+
+
+def normalise_mobile(text: str) -> str:
+    """The 11-digit mobile number in what the user typed ("139 0000 9999", "+86 13900009999")."""
+    digits = re.sub(r"\D", "", text)
+    if digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    if not CN_MOBILE.match(digits):
+        raise InvalidPhoneNumber(text)
+    return digits
+
+
+def _view(case: Case, already: bool = False) -> CaseView:
+    return CaseView(
+        case.reference or "", case.type, case.status, case.urgent, case.customer_id, case.loan_id, case.phone,
+        case.details, case.created_at, case.updated_at, already,
+    )  # fmt: skip
+
+
+def _open(uow_factory: UowFactory, case: Case, subject: str, on_open=None) -> CaseView:  # type: ignore[no-untyped-def]
+    case.idempotency_key = hashlib.sha256(f"{case.type}|{case.conversation_id}|{subject}".encode()).hexdigest()
+    try:
+        with uow_factory() as uow:
+            session = uow.loans.session
+            existing = (
+                session.execute(select(Case).where(Case.idempotency_key == case.idempotency_key)).scalars().first()
+            )
+            if existing is not None:
+                return _view(existing, already=True)
+            session.add(case)
+            session.flush()
+            case.reference = f"{PREFIX[case.type]}-{case.created_at.year}-{case.id:06d}"
+            if on_open is not None:
+                on_open(session)
+            uow.commit()
+            return _view(case)
+    except IntegrityError:
+        with uow_factory() as uow:
+            existing = (
+                uow.loans.session.execute(select(Case).where(Case.idempotency_key == case.idempotency_key))
+                .scalars()
+                .one()
+            )
+            return _view(existing, already=True)
+    except SQLAlchemyError as exc:
+        raise RecordsUnavailable() from exc
+
+
+def open_identity_misuse_case(
+    uow_factory: UowFactory, customer_id: str, loan_id: str, conversation_id: str, details: str, now: dt.datetime
+) -> CaseView:
+    """The verified customer disputes a loan in their name: open a case and mark the loan disputed,
+    which pauses notices and self-service extensions for it while it is investigated."""
+
+    def dispute(session) -> None:  # type: ignore[no-untyped-def]
+        loan = (
+            session.execute(select(Loan).where(Loan.id == loan_id, Loan.customer_id == customer_id)).scalars().first()
+        )
+        if loan is None:
+            raise NoLoanToDispute(loan_id)
+        loan.disputed_at = loan.disputed_at or now
+
+    case = Case(
+        type="identity_misuse", status="open", urgent=False, customer_id=customer_id, loan_id=loan_id,
+        conversation_id=conversation_id, details=details[:500], consent_at=now, created_at=now, updated_at=now,
+    )  # fmt: skip
+    return _open(uow_factory, case, loan_id, dispute)
+
+
+def open_wrong_number_case(
+    uow_factory: UowFactory, phone: str, conversation_id: str, details: str, now: dt.datetime
+) -> CaseView:
+    """Someone receives texts meant for another person: put the number under review. Notices to a
+    number under review stop once the review confirms it. Says nothing about any borrower."""
+    number = normalise_mobile(phone)
+    case = Case(
+        type="wrong_number", status="under_review", urgent=False, phone=number, conversation_id=conversation_id,
+        details=details[:500], consent_at=now, created_at=now, updated_at=now,
+    )  # fmt: skip
+    return _open(uow_factory, case, number)
+
+
+def open_scam_report(
+    uow_factory: UowFactory,
+    conversation_id: str,
+    customer_id: str | None,
+    money_sent: bool,
+    details: str,
+    now: dt.datetime,
+) -> CaseView:
+    """Record a report of someone impersonating the bank; urgent when money was already sent."""
+    case = Case(
+        type="scam_report", status="open", urgent=money_sent, customer_id=customer_id, conversation_id=conversation_id,
+        details=details[:500], consent_at=None, created_at=now, updated_at=now,
+    )  # fmt: skip
+    return _open(uow_factory, case, details)  # a retry of the same report is the same case
+
+
+def list_cases(uow_factory: UowFactory, case_type: str | None = None, limit: int = 50) -> list[CaseView]:
+    with uow_factory() as uow:
+        stmt = select(Case).order_by(Case.id.desc()).limit(limit)
+        if case_type:
+            stmt = stmt.where(Case.type == case_type)
+        return [_view(c) for c in uow.loans.session.execute(stmt).scalars()]
+
+
+def get_case(uow_factory: UowFactory, reference: str) -> CaseView | None:
+    with uow_factory() as uow:
+        case = uow.loans.session.execute(select(Case).where(Case.reference == reference)).scalars().first()
+        return _view(case) if case else None
+
+
+def number_under_review(uow_factory: UowFactory, phone: str) -> bool:
+    """Whether a wrong-number case holds this number under review or confirmed (the notice engine asks)."""
+    with uow_factory() as uow:
+        stmt = select(Case.id).where(
+            Case.type == "wrong_number", Case.phone == phone, Case.status.in_(("under_review", "confirmed"))
+        )
+        return uow.loans.session.execute(stmt).first() is not None

@@ -1,0 +1,50 @@
+"""Read-only checks behind the fraud conversations: does a pasted text match a notice we sent?"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.domain.errors import RecordsUnavailable
+from bot.services.loans import NoticeView, UowFactory, account_overview
+
+MATCH_WINDOW_DAYS = 30
+
+
+def _amount_forms(amount: Decimal) -> set[str]:
+    return {f"{amount:,.2f}", f"{amount:.2f}", f"{amount:,.0f}" if amount == amount.to_integral() else f"{amount:,.2f}"}
+
+
+def matching_notice(uow_factory: UowFactory, customer_id: str, text: str, today: dt.date) -> NoticeView | None:
+    """The notice the bank sent this customer in the last 30 days that the pasted text refers to
+    (by loan id or by the instalment amount), or None. Only such a match may be called genuine."""
+    overview = account_overview(uow_factory, customer_id, today)
+    cutoff = dt.datetime.combine(today - dt.timedelta(days=MATCH_WINDOW_DAYS), dt.time.min)
+    compact = re.sub(r"\s", "", text)
+    for notice in reversed(overview.notices):
+        if notice.sent_at < cutoff:
+            continue
+        if notice.loan_id.lower() in compact.lower():
+            return notice
+        if notice.instalment_amount is not None and any(
+            form in compact for form in _amount_forms(notice.instalment_amount)
+        ):
+            return notice
+    return None
+
+
+def disputable_loan(uow_factory: UowFactory, customer_id: str, today: dt.date) -> str | None:
+    """The loan a customer who says "I never borrowed" most likely means: the oldest overdue one,
+    else the only loan; None when they have no loan."""
+    try:
+        with uow_factory() as uow:
+            loans = list(uow.loans.loans_of(customer_id))
+    except SQLAlchemyError as exc:
+        raise RecordsUnavailable() from exc
+    if not loans:
+        return None
+    position = account_overview(uow_factory, customer_id, today).position
+    return position.items[0].loan_id if position.items else loans[0].id
