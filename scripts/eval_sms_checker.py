@@ -30,20 +30,22 @@ def main() -> int:
         counts[(m["lang"], m["label"], "flagged" if flagged else "clear")] += 1
         if flagged != (m["label"] == "scam"):
             misses.append((m["id"], m["label"], verdict, m["text"]))
+
+    def n(label: str, outcome: str, lang: str) -> int:
+        return sum(v for (lg, lb, oc), v in counts.items() if lb == label and oc == outcome and lang in ("all", lg))
+
     for lang in ("zh", "en", "all"):
-
-        def n(label: str, outcome: str) -> int:
-            return sum(
-                v
-                for (lg, lb, oc), v in counts.items()
-                if lb == label and oc == outcome and (lang == "all" or lg == lang)
-            )
-
-        tp, fn, fp, tn = n("scam", "flagged"), n("scam", "clear"), n("genuine", "flagged"), n("genuine", "clear")
+        tp, fn, fp, tn = (
+            n("scam", "flagged", lang),
+            n("scam", "clear", lang),
+            n("genuine", "flagged", lang),
+            n("genuine", "clear", lang),
+        )
         precision = tp / (tp + fp) if tp + fp else 0.0
         recall = tp / (tp + fn) if tp + fn else 0.0
         print(
-            f"{lang:3}: scams {tp + fn:3} genuine {fp + tn:3} | precision {precision:.3f} recall {recall:.3f} | scams called clear: {fn} | genuine flagged: {fp}"
+            f"{lang:3}: scams {tp + fn:3} genuine {fp + tn:3} | precision {precision:.3f} recall {recall:.3f} "
+            f"| scams called clear: {fn} | genuine flagged: {fp}"
         )
     for mid, label, verdict, text in misses:
         print(f"  {mid} ({label} -> {verdict}): {text}")

@@ -36,6 +36,7 @@ class Bot:
     url: str
     secret: str
     base: str
+    database_url: str
 
     def say(self, text: str, customer: str | None = None, sender: str | None = None) -> list[dict]:
         headers = {"Authorization": f"Bearer {mint(customer, self.secret)}"} if customer else {}
@@ -121,7 +122,7 @@ def bot(tmp_path_factory) -> Iterator[Bot]:
     try:
         _wait(f"http://127.0.0.1:{action_port}/health", actions, action_log)
         _wait(f"http://127.0.0.1:{rasa_port}/webhooks/inapp/", server, rasa_log)
-        yield Bot(f"http://127.0.0.1:{rasa_port}/webhooks/inapp/webhook", SECRET, f"http://127.0.0.1:{rasa_port}")
+        yield Bot(f"http://127.0.0.1:{rasa_port}/webhooks/inapp/webhook", SECRET, f"http://127.0.0.1:{rasa_port}", url)
     finally:
         for process in (server, actions):
             process.terminate()
