@@ -89,6 +89,39 @@ def _cmd_cases(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_notices(args: argparse.Namespace) -> int:
+    from bot.notice_senders import FileSender, HttpGatewaySender, NoticeSender
+    from bot.services.notices import run_notices
+    from bot.settings import REPO_ROOT
+    from bot.unit_of_work import SqlAlchemyUnitOfWork
+
+    settings = get_settings()
+    try:
+        day = dt.date.fromisoformat(args.date) if args.date else settings.today()
+        at = dt.datetime.combine(day, dt.time.fromisoformat(args.time) if args.time else settings.local_time())
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    sender: NoticeSender
+    if settings.sms_gateway_url:
+        sender = HttpGatewaySender(settings.sms_gateway_url, settings.sms_gateway_token or "")
+        where = settings.sms_gateway_url
+    else:
+        sender = FileSender(REPO_ROOT / "var" / "sms_outbox.jsonl")
+        where = "var/sms_outbox.jsonl (set SMS_GATEWAY_URL to use a gateway)"
+    url = settings.database_url
+    report = run_notices(lambda: SqlAlchemyUnitOfWork(url), sender, at, dry_run=args.dry_run)
+    verb = "would send" if args.dry_run else "recorded"
+    print(
+        f"{at:%Y-%m-%d %H:%M}: {verb} {len(report.recorded)} notice(s); sent {report.sent}, failed {report.failed} -> {where}"
+    )
+    for customer_id, loan_id, reason in report.recorded:
+        print(f"  {customer_id} {loan_id} {reason}")
+    for reason, count in sorted(report.skipped.items()):
+        print(f"  skipped {count:5} {reason}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Overdue-notice support assistant tools.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -115,6 +148,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("reference", nargs="?", help="case reference, for show")
     p.add_argument("--type", choices=["identity_misuse", "wrong_number", "scam_report"])
     p.set_defaults(func=_cmd_cases)
+
+    p = sub.add_parser("notices", help="the overdue-notice engine")
+    p.add_argument("action", choices=["run"])
+    p.add_argument("--date", help="the day to run for (ISO date; default today)")
+    p.add_argument("--time", help="local time of the run, HH:MM (default now); nothing is sent 22:00-08:00")
+    p.add_argument("--dry-run", action="store_true", help="decide and report; record and send nothing")
+    p.set_defaults(func=_cmd_notices)
 
     args = parser.parse_args(argv)
     try:

@@ -26,10 +26,17 @@ class Settings:
     rasa_port: int
     action_port: int
     bank_timezone: str
+    sms_gateway_url: str | None = None
+    sms_gateway_token: str | None = None
 
     @property
     def using_dev_secret(self) -> bool:
         return self.jwt_secret == DEV_JWT_SECRET
+
+    def local_time(self) -> dt.time:
+        from zoneinfo import ZoneInfo
+
+        return dt.datetime.now(ZoneInfo(self.bank_timezone)).time().replace(microsecond=0)
 
     def today(self) -> dt.date:
         """The date the bot treats as today: BOT_TODAY if set, else the bank's local date."""
@@ -69,6 +76,8 @@ def load_settings() -> Settings:
         rasa_port=_port("RASA_PORT", 5005),
         action_port=_port("ACTION_PORT", 5055),
         bank_timezone=os.environ.get("BOT_TIMEZONE", "Asia/Shanghai"),
+        sms_gateway_url=os.environ.get("SMS_GATEWAY_URL") or None,
+        sms_gateway_token=os.environ.get("SMS_GATEWAY_TOKEN") or None,
     )
 
 

@@ -136,6 +136,14 @@ class SmsNotice(Base):
     template: str = Column(String(40), nullable=False)
     reason: str = Column(String(200), nullable=False)
     sent_at: dt.datetime = Column(DateTime, nullable=False)
+    # Outbox: recorded as "pending" before the gateway is called, then "sent" or "failed".
+    status: str = Column(String(12), nullable=False, default="sent", server_default="sent")
+    attempts: int = Column(Integer, nullable=False, default=0, server_default="0")
+    last_error: str | None = Column(String(200), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    delivered_at: dt.datetime | None = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    text: str | None = Column(String(500), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    # One notice per instalment per day: a rerun of the same day finds it and sends nothing twice.
+    idempotency_key: str | None = Column(String(64), nullable=True, unique=True)  # type: ignore[misc]  # plugin ignores nullable
 
     instalment: Mapped[Instalment | None] = relationship("Instalment", lazy="joined")
 

@@ -1,6 +1,11 @@
 """C1001 completes an extension over HTTP, with real servers, tokens and records."""
 
+import datetime as dt
+
 import pytest
+
+from bot.services.notices import run_notices
+from bot.unit_of_work import SqlAlchemyUnitOfWork
 
 pytestmark = pytest.mark.servers
 
@@ -23,6 +28,12 @@ def test_c1001_completes_a_split_into_three_and_the_overdue_answers_reflect_it(b
 
     after = bot.text(bot.say("我现在欠多少钱", customer="C1001"))
     assert "没有逾期" in after and "EXT-2026-000001" in after
+
+    # The notice engine follows the plan: without it L1001 would get a reminder on 12-05 (a week
+    # after the last one); with it, nothing until the next regular instalment (12-16) is late.
+    uow = lambda: SqlAlchemyUnitOfWork(bot.database_url)  # noqa: E731
+    for day in (dt.datetime(2026, 12, 5, 10), dt.datetime(2026, 12, 15, 10)):
+        assert "C1001" not in [c for c, _, _ in run_notices(uow, None, day, dry_run=True).recorded]
 
     # A second confirmation is just a "yes" now: nothing is submitted twice.
     bot.say("确认办理", customer="C1001")

@@ -1,10 +1,17 @@
 """Anonymous visitors learn nothing about any borrower, however they ask; C1002 and the recycled number over HTTP."""
 
+import datetime as dt
 import re
 
 import pytest
+from sqlalchemy import select
 
+from bot import db
+from bot.domain.model import SmsNotice
+from bot.domain.notices import NoticePolicy
+from bot.notice_senders import FileSender
 from bot.services.cases import list_cases, number_under_review
+from bot.services.notices import default_policy, run_notices
 from bot.unit_of_work import SqlAlchemyUnitOfWork
 
 pytestmark = pytest.mark.servers
@@ -115,9 +122,14 @@ def test_c1002_disputes_the_loan_and_a_later_extension_request_goes_to_a_person(
     bot.say("我想申请延期", customer="C1002")
     referred = bot.text(bot.say("其他", customer="C1002"))
     assert "专人审核" in referred
+    # The notice engine honours the dispute opened in the chat: no more notices for L1002.
+    generous = NoticePolicy(**{**default_policy().__dict__, "max_notices_per_instalment": 50})
+    at = dt.datetime(2026, 12, 3, 10, 0)  # a week after her last notice
+    report = run_notices(lambda: SqlAlchemyUnitOfWork(bot.database_url), None, at, dry_run=True, policy=generous)
+    assert "C1002" not in [c for c, _, _ in report.recorded] and report.skipped["disputed"] == 1
 
 
-def test_the_recycled_number_is_put_under_review_without_learning_anything(bot):
+def test_the_recycled_number_is_put_under_review_without_learning_anything(bot, tmp_path):
     uow = lambda: SqlAlchemyUnitOfWork(bot.database_url)  # noqa: E731
     assert not number_under_review(uow, "13900009999")
     first = bot.text(
@@ -130,3 +142,13 @@ def test_the_recycled_number_is_put_under_review_without_learning_anything(bot):
     assert number_under_review(uow, "13900009999")
     (case,) = [c for c in list_cases(uow, "wrong_number") if c.phone == "13900009999"]
     assert case.customer_id is None and case.loan_id is None and case.status == "under_review"
+    # The engine never texts the recycled number again: C1006's reminder goes to his current number.
+    for day in (28, 29, 30):
+        run_notices(uow, FileSender(tmp_path / "sms.jsonl"), dt.datetime(2026, 11, day, 10, 0))
+    with db.session_factory(bot.database_url)() as session:
+        phones = (
+            session.execute(select(SmsNotice.phone).where(SmsNotice.sent_at >= dt.datetime(2026, 11, 28)))
+            .scalars()
+            .all()
+        )
+    assert "13800001006" in phones and "13900009999" not in phones

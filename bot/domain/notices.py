@@ -1,0 +1,113 @@
+"""Which overdue notices are due: pure rules on plain values, and the SMS templates.
+
+A notice goes to the borrower's own current number only (the engine never looks anywhere
+else for a number). None is sent in quiet hours, on a repaid or rescheduled instalment, on a
+disputed loan, or to a number under wrong-number review; otherwise the first notice goes out on
+the day after the due date, then reminders at the configured cadence, within a cap per
+instalment and a cap per number per week.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import yaml
+
+from bot.domain.privacy import mask_name
+
+
+@dataclass(frozen=True)
+class NoticePolicy:
+    first_notice_days_after_due: int
+    reminder_every_days: int
+    max_notices_per_instalment: int
+    max_notices_per_phone_per_week: int
+    quiet_hours_start: dt.time
+    quiet_hours_end: dt.time
+
+    @classmethod
+    def from_file(cls, path: Path) -> NoticePolicy:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return cls(
+            first_notice_days_after_due=int(raw["first_notice_days_after_due"]),
+            reminder_every_days=int(raw["reminder_every_days"]),
+            max_notices_per_instalment=int(raw["max_notices_per_instalment"]),
+            max_notices_per_phone_per_week=int(raw["max_notices_per_phone_per_week"]),
+            quiet_hours_start=dt.time.fromisoformat(raw["quiet_hours_start"]),
+            quiet_hours_end=dt.time.fromisoformat(raw["quiet_hours_end"]),
+        )
+
+    def quiet(self, at: dt.datetime) -> bool:
+        t = at.time()
+        if self.quiet_hours_start > self.quiet_hours_end:  # spans midnight
+            return t >= self.quiet_hours_start or t < self.quiet_hours_end
+        return self.quiet_hours_start <= t < self.quiet_hours_end
+
+
+@dataclass(frozen=True)
+class NoticeCandidate:
+    """An unpaid instalment and what the rules need to know around it."""
+
+    due_date: dt.date
+    paid: bool
+    rescheduled: bool
+    loan_disputed: bool
+    number_under_review: bool
+    previous_notices: tuple[dt.datetime, ...]  # to this instalment, recorded (sent or pending)
+    notices_to_number_last_7_days: int
+
+
+@dataclass(frozen=True)
+class NoticeDecision:
+    send: bool
+    reason: str  # why (not): first_notice, reminder, quiet_hours, repaid, rescheduled, disputed, ...
+    template: str | None = None
+
+
+def decide(candidate: NoticeCandidate, policy: NoticePolicy, at: dt.datetime) -> NoticeDecision:
+    """Whether one notice about this instalment is due at ``at``, and why (not)."""
+    for blocked, reason in (
+        (policy.quiet(at), "quiet_hours"),
+        (candidate.paid, "repaid"),
+        (candidate.rescheduled, "rescheduled"),
+        (candidate.loan_disputed, "disputed"),
+        (candidate.number_under_review, "number_under_review"),
+    ):
+        if blocked:
+            return NoticeDecision(False, reason)
+    if (at.date() - candidate.due_date).days < policy.first_notice_days_after_due:
+        return NoticeDecision(False, "not_due_yet")
+    if len(candidate.previous_notices) >= policy.max_notices_per_instalment:
+        return NoticeDecision(False, "cap_per_instalment")
+    if (
+        candidate.previous_notices
+        and (at.date() - max(candidate.previous_notices).date()).days < policy.reminder_every_days
+    ):
+        return NoticeDecision(False, "cadence")
+    if candidate.notices_to_number_last_7_days >= policy.max_notices_per_phone_per_week:
+        return NoticeDecision(False, "cap_per_number")
+    if candidate.previous_notices:
+        return NoticeDecision(True, "reminder", "overdue_reminder")
+    return NoticeDecision(True, "first_notice", "overdue_first")
+
+
+def load_templates(path: Path) -> dict[str, dict[str, str]]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def render_notice(
+    templates: dict[str, dict[str, str]],
+    template: str,
+    language: str,
+    name: str,
+    loan_id: str,
+    seq: int,
+    amount: Decimal,
+    days: int,
+) -> str:
+    """The SMS text: the customer's language, the name masked (张*), amounts with two decimals."""
+    text = templates[template].get(language) or templates[template]["zh"]
+    return text.format(masked_name=mask_name(name), loan_id=loan_id, seq=seq, amount=f"{amount:,.2f}", days=days)

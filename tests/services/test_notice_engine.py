@@ -1,0 +1,172 @@
+"""The notice engine end to end over the demo records, with a real HTTP gateway on 127.0.0.1."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from sqlalchemy import select
+
+from bot import db
+from bot.domain.model import SmsNotice
+from bot.domain.notices import NoticePolicy
+from bot.notice_senders import FileSender, HttpGatewaySender
+from bot.services.cases import open_identity_misuse_case, open_wrong_number_case
+from bot.services.extensions import submit_extension
+from bot.services.notices import default_policy, deliver_pending, run_notices
+from bot.unit_of_work import SqlAlchemyUnitOfWork
+
+TODAY = dt.date(2026, 11, 28)
+
+
+def at(days: int, hour: int = 10) -> dt.datetime:
+    return dt.datetime.combine(TODAY + dt.timedelta(days=days), dt.time(hour))
+
+
+def uow(url):
+    return lambda: SqlAlchemyUnitOfWork(url)
+
+
+def notices(url, since: dt.datetime) -> list[SmsNotice]:
+    with db.session_factory(url)() as session:
+        return list(
+            session.execute(select(SmsNotice).where(SmsNotice.sent_at >= since).order_by(SmsNotice.id)).scalars()
+        )
+
+
+@pytest.fixture
+def outbox(tmp_path):
+    return FileSender(tmp_path / "sms.jsonl")
+
+
+def sent_lines(sender: FileSender) -> list[dict]:
+    return (
+        [json.loads(line) for line in sender.path.read_text(encoding="utf-8").splitlines()]
+        if sender.path.exists()
+        else []
+    )
+
+
+def test_today_c1006_gets_a_reminder_on_his_current_number_only(database_url, outbox):
+    report = run_notices(uow(database_url), outbox, at(0))
+    assert [(c, loan, r) for c, loan, r in report.recorded] == [("C1006", "L1006", "reminder")]
+    (notice,) = notices(database_url, at(0))
+    assert notice.phone == "13800001006" and notice.status == "sent" and notice.attempts == 1
+    assert "赵*" in notice.text and "赵强" not in notice.text and "2,600.00" in notice.text
+    assert [line["to"] for line in sent_lines(outbox)] == ["13800001006"]
+
+
+def test_running_the_same_day_twice_sends_nothing_twice(database_url, outbox):
+    run_notices(uow(database_url), outbox, at(0))
+    again = run_notices(uow(database_url), outbox, at(0, 15))
+    assert again.recorded == [] and again.skipped["already_recorded_today"] == 1
+    assert len(sent_lines(outbox)) == 1 and len(notices(database_url, at(0))) == 1
+
+
+def test_a_dry_run_writes_and_sends_nothing(database_url, outbox):
+    report = run_notices(uow(database_url), outbox, at(0), dry_run=True)
+    assert report.recorded and notices(database_url, at(0)) == [] and sent_lines(outbox) == []
+
+
+def test_nothing_is_sent_in_quiet_hours(database_url, outbox):
+    assert run_notices(uow(database_url), outbox, at(0, 23)).recorded == []
+    assert run_notices(uow(database_url), outbox, at(1, 7)).recorded == []
+
+
+def test_a_repaid_instalment_gets_no_further_notice(database_url, outbox):
+    # C1003 paid this morning: across the next weeks she gets nothing.
+    for day in range(1, 22):
+        report = run_notices(uow(database_url), outbox, at(day))
+        assert "C1003" not in [c for c, _, _ in report.recorded]
+
+
+def test_c1002_disputed_loan_gets_no_notice_after_the_case_is_opened(database_url, outbox):
+    generous = NoticePolicy(**{**default_policy().__dict__, "max_notices_per_instalment": 50})
+    before = run_notices(uow(database_url), outbox, at(5), dry_run=True, policy=generous)
+    assert ("C1002", "L1002", "reminder") in before.recorded
+    open_identity_misuse_case(uow(database_url), "C1002", "L1002", "customer:C1002", "not mine", at(0))
+    after = run_notices(uow(database_url), outbox, at(5), policy=generous)
+    assert "C1002" not in [c for c, _, _ in after.recorded] and after.skipped["disputed"] >= 1
+
+
+def test_the_recycled_number_never_gets_another_notice_and_a_number_under_review_gets_none(database_url, outbox):
+    open_wrong_number_case(uow(database_url), "13900009999", "visitor:abcdefgh", "", at(0))
+    for day in (0, 7, 14):
+        run_notices(uow(database_url), outbox, at(day))
+    assert "13900009999" not in [line["to"] for line in sent_lines(outbox)]
+    # If the borrower's current number itself is under review, notices to it stop too.
+    open_wrong_number_case(uow(database_url), "13800001006", "visitor:zyxwvuts", "", at(0))
+    report = run_notices(uow(database_url), outbox, at(21))
+    assert "C1006" not in [c for c, _, _ in report.recorded] and report.skipped["number_under_review"] >= 1
+
+
+def test_an_approved_extension_moves_the_first_notice_date(database_url, outbox):
+    submit_extension(uow(database_url), "C1001", "L1001", "job_loss", "", "defer_7", "conv-1", TODAY, at(0))
+    # The deferred instalment is due on day 7: no notice until the day after.
+    for day in range(0, 8):
+        assert "C1001" not in [c for c, _, _ in run_notices(uow(database_url), outbox, at(day)).recorded]
+    report = run_notices(uow(database_url), outbox, at(8))
+    assert ("C1001", "L1001", "first_notice") in report.recorded
+
+
+class Gateway:
+    """A real HTTP SMS gateway on 127.0.0.1 that fails the first ``failures`` requests."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures, self.requests, self.delivered = failures, 0, Counter()
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                gateway.requests += 1
+                ok = gateway.requests > gateway.failures and self.headers["Authorization"] == "Bearer gw-token"
+                if ok:
+                    gateway.delivered[self.headers["Idempotency-Key"]] += 1
+                    assert body["reference"] == self.headers["Idempotency-Key"]
+                self.send_response(200 if ok else 500)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/sms"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_gateway_errors_are_retried_with_the_same_idempotency_key_and_delivered_once(sqlite_url):
+    gateway = Gateway(failures=2)
+    try:
+        report = run_notices(uow(sqlite_url), HttpGatewaySender(gateway.url, "gw-token", backoff=0.01), at(0))
+        assert report.sent == 1 and report.failed == 0 and gateway.requests == 3
+        assert list(gateway.delivered.values()) == [1]
+    finally:
+        gateway.close()
+
+
+def test_a_gateway_that_is_down_loses_nothing_and_the_notice_goes_out_once_it_is_back(sqlite_url):
+    gateway = Gateway()
+    down_url = gateway.url.rsplit(":", 1)[0] + ":1/sms"  # nothing listens on port 1
+    try:
+        first = run_notices(uow(sqlite_url), HttpGatewaySender(down_url, "gw-token", timeout=0.5, backoff=0.01), at(0))
+        assert first.failed == 1
+        (notice,) = notices(sqlite_url, at(0))
+        assert notice.status == "failed" and notice.attempts == 1 and "Connection" in (notice.last_error or "")
+        # Later: the gateway is back; pending notices go out exactly once; a rerun sends nothing more.
+        later = deliver_pending(uow(sqlite_url), HttpGatewaySender(gateway.url, "gw-token", backoff=0.01))
+        assert later.sent == 1
+        run_notices(uow(sqlite_url), HttpGatewaySender(gateway.url, "gw-token", backoff=0.01), at(0, 16))
+        assert list(gateway.delivered.values()) == [1]
+        (notice,) = notices(sqlite_url, at(0))
+        assert notice.status == "sent" and notice.attempts == 2
+    finally:
+        gateway.close()
