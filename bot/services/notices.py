@@ -73,15 +73,13 @@ def run_notices(
                 )
             ):
                 previous.setdefault(instalment_id, []).append(sent_at)
-        per_number = Counter(
-            dict(
-                session.execute(
-                    select(SmsNotice.phone, func.count())
-                    .where(SmsNotice.sent_at > at - dt.timedelta(days=7), SmsNotice.status.in_(("pending", "sent")))
-                    .group_by(SmsNotice.phone)
-                ).all()
-            )
-        )
+        per_number: Counter[str] = Counter()
+        for phone, count in session.execute(
+            select(SmsNotice.phone, func.count())
+            .where(SmsNotice.sent_at > at - dt.timedelta(days=7), SmsNotice.status.in_(("pending", "sent")))
+            .group_by(SmsNotice.phone)
+        ):
+            per_number[phone] = count
         under_review = set(
             session.execute(
                 select(Case.phone).where(Case.type == "wrong_number", Case.status.in_(("under_review", "confirmed")))
