@@ -46,6 +46,7 @@ run: db train
 	@echo "Starting the action server on 127.0.0.1:$(ACTION_PORT) and Rasa on $(RASA_HOST):$(RASA_PORT) ..."
 	@trap 'kill 0' INT TERM EXIT; \
 	  $(RASA) run actions --actions actions --port $(ACTION_PORT) & \
+	  if [ -n "$$HANDOFF_WEBHOOK_URL" ]; then $(PY) -m bot tickets worker & fi; \
 	  $(RASA) run --interface $(RASA_HOST) --port $(RASA_PORT) --credentials credentials.yml \
 	    --endpoints endpoints.yml --model models & \
 	  wait

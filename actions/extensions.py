@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import AccountAction, day, money, now, render
+from actions.handoff import hand_off
 from bot.domain.errors import DomainError, RecordsUnavailable
 from bot.domain.extension_answers import (
     parse_confirmation,
@@ -300,6 +301,10 @@ class ActionSubmitExtension(Action):
             )
         else:
             dispatcher.utter_message(response="utter_ext_referred", reference=decision.reference)
+            # The referral reaches a person as a ticket; the customer can keep chatting meanwhile.
+            await hand_off(
+                dispatcher, tracker, "extension_referral", pause=False, extra_references=(decision.reference,)
+            )
         return reset_form_slots()
 
 

@@ -1,4 +1,4 @@
-"""Low-confidence input: ask to rephrase once, then offer a person."""
+"""Low-confidence input: ask to rephrase once; the second time in a row, hand over to a person."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
+
+from actions.handoff import hand_off
 
 FALLBACK_INTENT = "nlu_fallback"
 
@@ -30,7 +32,6 @@ class ActionHandleLowConfidence(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         if consecutive_low_confidence_turns(tracker.events) >= 2:
-            dispatcher.utter_message(response="utter_offer_human")
-        else:
-            dispatcher.utter_message(response="utter_ask_rephrase")
+            return await hand_off(dispatcher, tracker, "low_confidence")
+        dispatcher.utter_message(response="utter_ask_rephrase")
         return []

@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import AccountAction, moment, now, render
+from actions.handoff import hand_off
 from bot.domain.errors import DomainError
 from bot.domain.extension_answers import parse_confirmation
 from bot.domain.privacy import mask_phone
@@ -174,6 +175,10 @@ class ActionSubmitScamReport(Action):
         dispatcher.utter_message(response="utter_scam_report_recorded", reference=case.reference)
         if case.urgent:
             dispatcher.utter_message(response="utter_scam_urgent", reference=case.reference)
+            return [
+                SlotSet("scam_money_sent", None),
+                *await hand_off(dispatcher, tracker, "urgent_scam", extra_references=(case.reference,)),
+            ]
         return [SlotSet("scam_money_sent", None)]
 
 

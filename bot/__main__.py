@@ -122,6 +122,56 @@ def _cmd_notices(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_tickets(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    from bot.services.handoff import deliver_due, get_ticket, list_tickets, retry_now
+    from bot.unit_of_work import SqlAlchemyUnitOfWork
+
+    settings = get_settings()
+    url = settings.database_url
+    factory = lambda: SqlAlchemyUnitOfWork(url)  # noqa: E731
+    if args.action == "list":
+        for t in list_tickets(factory):
+            print(
+                f"{t.ticket_id:16} {t.status:10} {t.priority:7} {t.reason:19} {t.customer_id or '-':8} attempts={t.attempts} {t.last_error or ''}"
+            )
+        return 0
+    if args.action == "show":
+        ticket = get_ticket(factory, args.ticket_id or "")
+        if ticket is None:
+            print(f"no ticket {args.ticket_id!r}", file=sys.stderr)
+            return 1
+        print(
+            json.dumps(
+                {
+                    **ticket.payload(),
+                    "status": ticket.status,
+                    "attempts": ticket.attempts,
+                    "last_error": ticket.last_error,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return 0
+    if args.action == "retry":
+        print(f"{retry_now(factory, args.ticket_id, dt.datetime.now())} ticket(s) due now")
+        return 0
+    # worker: deliver due tickets until stopped (or once)
+    if not settings.handoff_webhook_url:
+        print("HANDOFF_WEBHOOK_URL is not set: tickets wait in the database", file=sys.stderr)
+        return 0 if args.once else 2
+    while True:
+        report = deliver_due(factory, settings.handoff_webhook_url, dt.datetime.now())
+        if report.delivered or report.failed:
+            print(f"delivered {report.delivered}, failed {report.failed}", flush=True)
+        if args.once:
+            return 0
+        time.sleep(args.interval)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Overdue-notice support assistant tools.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -155,6 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--time", help="local time of the run, HH:MM (default now); nothing is sent 22:00-08:00")
     p.add_argument("--dry-run", action="store_true", help="decide and report; record and send nothing")
     p.set_defaults(func=_cmd_notices)
+
+    p = sub.add_parser("tickets", help="handoff tickets: list, show, retry, or run the delivery worker")
+    p.add_argument("action", choices=["list", "show", "retry", "worker"])
+    p.add_argument("ticket_id", nargs="?", help="for show and retry (retry without an id: all pending)")
+    p.add_argument("--once", action="store_true", help="worker: one delivery pass, then exit")
+    p.add_argument("--interval", type=float, default=2.0, help="worker: seconds between passes")
+    p.set_defaults(func=_cmd_tickets)
 
     args = parser.parse_args(argv)
     try:

@@ -28,6 +28,7 @@ class Settings:
     bank_timezone: str
     sms_gateway_url: str | None = None
     sms_gateway_token: str | None = None
+    agent_api_token: str | None = None
 
     @property
     def using_dev_secret(self) -> bool:
@@ -78,6 +79,7 @@ def load_settings() -> Settings:
         bank_timezone=os.environ.get("BOT_TIMEZONE", "Asia/Shanghai"),
         sms_gateway_url=os.environ.get("SMS_GATEWAY_URL") or None,
         sms_gateway_token=os.environ.get("SMS_GATEWAY_TOKEN") or None,
+        agent_api_token=os.environ.get("AGENT_API_TOKEN") or None,
     )
 
 

@@ -180,7 +180,7 @@ class Case(Base):
 
     id: int = Column(Integer, primary_key=True, autoincrement=True)
     reference: str | None = Column(String(20), nullable=True, unique=True)  # type: ignore[misc]  # plugin ignores nullable
-    # identity_misuse | wrong_number | scam_report
+    # identity_misuse | wrong_number | scam_report | complaint
     type: str = Column(String(20), nullable=False)
     # open | under_review | confirmed | closed
     status: str = Column(String(16), nullable=False)
@@ -195,3 +195,42 @@ class Case(Base):
     idempotency_key: str = Column(String(64), nullable=False)
     created_at: dt.datetime = Column(DateTime, nullable=False)
     updated_at: dt.datetime = Column(DateTime, nullable=False)
+
+
+class HandoffTicket(Base):
+    """A conversation handed to a person. Stored first, then delivered to the helpdesk (outbox)."""
+
+    __tablename__ = "handoff_tickets"
+    __table_args__ = (Index("ix_handoff_tickets_status_next", "status", "next_attempt_at"),)
+
+    id: int = Column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: str = Column(String(40), nullable=False, unique=True)
+    conversation_id: str = Column(String(80), nullable=False, index=True)
+    customer_id: str | None = Column(String(32), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    # request_human | low_confidence | complaint | extension_referral | urgent_scam
+    reason: str = Column(String(24), nullable=False)
+    language: str = Column(String(2), nullable=False)
+    # normal | high | urgent
+    priority: str = Column(String(8), nullable=False)
+    summary: str = Column(String(2000), nullable=False)
+    transcript: str = Column(String(100000), nullable=False)  # JSON list, secrets masked
+    # pending | delivered
+    status: str = Column(String(12), nullable=False, default="pending")
+    attempts: int = Column(Integer, nullable=False, default=0)
+    last_error: str | None = Column(String(200), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    next_attempt_at: dt.datetime = Column(DateTime, nullable=False)
+    delivered_at: dt.datetime | None = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    created_at: dt.datetime = Column(DateTime, nullable=False)
+
+
+class AgentMessage(Base):
+    """A message from a support agent to a customer's app, waiting to be fetched over the in-app channel."""
+
+    __tablename__ = "agent_messages"
+
+    id: int = Column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: str = Column(String(80), nullable=False, index=True)
+    sender: str = Column(String(12), nullable=False)  # agent | bot
+    text: str = Column(String(2000), nullable=False)
+    created_at: dt.datetime = Column(DateTime, nullable=False)
+    fetched_at: dt.datetime | None = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable

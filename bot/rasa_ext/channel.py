@@ -6,12 +6,17 @@ that is namespaced so it can never select a customer's conversation.
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import ActionExecuted, ConversationResumed
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -67,6 +72,25 @@ def conversation_for(authorization: str | None, body: dict[str, Any], secret: st
     return visitor_conversation(sender), None
 
 
+def _uow_factory():  # type: ignore[no-untyped-def]
+    from bot.unit_of_work import SqlAlchemyUnitOfWork
+
+    url = get_settings().database_url
+    return lambda: SqlAlchemyUnitOfWork(url)
+
+
+def _inbox(conversation_id: str) -> list[dict[str, Any]]:
+    """Agent messages (and hand-back notices) waiting for this conversation, in the reply format."""
+    from bot.services.handoff import fetch_agent_messages
+
+    try:
+        messages = fetch_agent_messages(_uow_factory(), conversation_id, dt.datetime.now())
+    except Exception:  # the customer's own answer must not fail because the inbox is unreachable
+        logger.exception("inapp: reading the agent inbox failed")
+        return []
+    return [{"recipient_id": conversation_id, "text": m["text"], "from": m["sender"]} for m in messages]
+
+
 class InAppInput(InputChannel):
     """POST /webhooks/inapp/webhook with {"message": ...}; replies with a JSON list of bot messages."""
 
@@ -104,14 +128,82 @@ class InAppInput(InputChannel):
             except Exception:
                 logger.exception("inapp: handling a message failed")
                 return response.json({"error": "the assistant is temporarily unavailable"}, status=503)
-            return response.json([_public(m) for m in collector.messages])
+            inbox = await asyncio.to_thread(_inbox, conversation_id)
+            return response.json([_public(m) for m in collector.messages + inbox])
+
+        @hook.route("/inbox", methods=["POST"])
+        async def inbox(request: Request) -> HTTPResponse:
+            """Messages from an agent for this conversation; the app polls while a person is handling it."""
+            try:
+                raw = json.loads(request.body or b"{}")
+                body = raw if isinstance(raw, dict) else {}
+                conversation_id, _ = conversation_for(request.headers.get("authorization"), body, secret)
+            except BadRequest as exc:
+                return response.json({"error": exc.error}, status=exc.status)
+            except ValueError:
+                return response.json({"error": "body must be a JSON object"}, status=400)
+            return response.json(await asyncio.to_thread(_inbox, conversation_id))
+
+        @hook.route("/agent/messages", methods=["POST"])
+        async def agent_message(request: Request) -> HTTPResponse:
+            """An agent writes to the customer: {"conversation_id", "text"}; the app receives it via the channel."""
+            return await _agent_call(request, on_new_message, resume=False)
+
+        @hook.route("/agent/resume", methods=["POST"])
+        async def agent_resume(request: Request) -> HTTPResponse:
+            """The agent hands the conversation back to the bot: {"conversation_id"}."""
+            return await _agent_call(request, on_new_message, resume=True)
 
         return hook
+
+
+async def _agent_call(request: Request, on_new_message: Any, resume: bool) -> HTTPResponse:
+    from bot.services.handoff import post_agent_message
+
+    token = get_settings().agent_api_token
+    if not token:
+        return response.json({"error": "the agent API is disabled: set AGENT_API_TOKEN"}, status=503)
+    scheme, _, given = (request.headers.get("authorization") or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token):
+        return response.json({"error": "agent token required"}, status=401)
+    try:
+        body = json.loads(request.body or b"")
+    except ValueError:
+        return response.json({"error": "body must be a JSON object"}, status=400)
+    if not isinstance(body, dict) or not isinstance(body.get("conversation_id"), str):
+        return response.json({"error": "'conversation_id' is required"}, status=400)
+    conversation_id = body["conversation_id"]
+    agent = request.app.ctx.agent
+    if not await agent.tracker_store.exists(conversation_id):
+        return response.json({"error": "no such conversation"}, status=404)
+    if not resume:
+        text = body.get("text")
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_MESSAGE_CHARS:
+            return response.json({"error": "'text' must be 1-2000 characters"}, status=400)
+        await asyncio.to_thread(post_agent_message, _uow_factory(), conversation_id, text, "agent", dt.datetime.now())
+        return response.json({"status": "queued"})
+    async with agent.lock_store.lock(conversation_id):
+        tracker = await agent.processor.get_tracker(conversation_id)
+        tracker.update(ConversationResumed())
+        # The bot listens again: without this the next message would follow the handoff action
+        # directly and match no rule.
+        tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
+        await agent.processor.save_tracker(tracker)
+    language = tracker.get_slot("language") or "zh"
+    variations = agent.domain.responses.get("utter_handback", [])
+    text = next(
+        (v["text"] for v in variations for c in v.get("condition") or [] if c.get("value") == language),
+        variations[0]["text"] if variations else "",
+    )
+    await asyncio.to_thread(post_agent_message, _uow_factory(), conversation_id, text, "bot", dt.datetime.now())
+    return response.json({"status": "resumed"})
 
 
 def _public(message: dict[str, Any]) -> dict[str, Any]:
     """Only the fields the app renders: recipient_id, text and optional buttons."""
     out: dict[str, Any] = {"recipient_id": message.get("recipient_id"), "text": message.get("text", "")}
+    if message.get("from"):
+        out["from"] = message["from"]
     if message.get("buttons"):
         out["buttons"] = [{"title": b.get("title"), "payload": b.get("payload")} for b in message["buttons"]]
     return out

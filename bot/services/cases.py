@@ -14,7 +14,7 @@ from bot.domain.errors import DomainError, RecordsUnavailable
 from bot.domain.model import Case, Loan
 from bot.services.loans import UowFactory
 
-PREFIX = {"identity_misuse": "IDM", "wrong_number": "WRN", "scam_report": "SCM"}
+PREFIX = {"identity_misuse": "IDM", "wrong_number": "WRN", "scam_report": "SCM", "complaint": "CMP"}
 CN_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
 
@@ -135,6 +135,22 @@ def open_scam_report(
         details=details[:500], consent_at=None, created_at=now, updated_at=now,
     )  # fmt: skip
     return _open(uow_factory, case, details)  # a retry of the same report is the same case
+
+
+def open_complaint(
+    uow_factory: UowFactory,
+    conversation_id: str,
+    customer_id: str | None,
+    category: str,
+    details: str,
+    now: dt.datetime,
+) -> CaseView:
+    """Record a complaint about collection with its category; it is escalated with priority."""
+    case = Case(
+        type="complaint", status="open", urgent=category in ("harassment", "contact_family_employer"), customer_id=customer_id,
+        conversation_id=conversation_id, details=f"{category}: {details}"[:500], consent_at=None, created_at=now, updated_at=now,
+    )  # fmt: skip
+    return _open(uow_factory, case, details)
 
 
 def list_cases(uow_factory: UowFactory, case_type: str | None = None, limit: int = 50) -> list[CaseView]:

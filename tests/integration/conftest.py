@@ -22,6 +22,7 @@ from tests.conftest import TODAY
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "integration-test-secret-0123456789abcdef"
+AGENT_TOKEN = "agent-api-test-token-0123456789"
 BIN = Path(sys.executable).parent
 
 
@@ -80,7 +81,7 @@ def bot(tmp_path_factory) -> Iterator[Bot]:
 
     rasa_port, action_port = free_port(), free_port()
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "HANDOFF_WEBHOOK_URL"},
         "DATABASE_URL": url,
         "BOT_TODAY": TODAY.isoformat(),
         "BOT_JWT_SECRET": SECRET,
@@ -88,6 +89,7 @@ def bot(tmp_path_factory) -> Iterator[Bot]:
         "ACTION_PORT": str(action_port),
         "SANIC_HOST": "127.0.0.1",
         "RASA_TELEMETRY_ENABLED": "false",
+        "AGENT_API_TOKEN": AGENT_TOKEN,
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
     action_log, rasa_log = work / "actions.log", work / "rasa.log"

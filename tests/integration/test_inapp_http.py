@@ -95,13 +95,6 @@ def test_responses_have_the_rest_like_shape(bot):
     assert all(m["recipient_id"] == "visitor:anon_shape_check" for m in messages)
 
 
-def test_two_misunderstood_messages_lead_to_the_offer_of_a_person(bot):
-    first = bot.say("qwxz plmk vbnr", sender="anon_fallback_check")
-    second = bot.say("zzxq wwpl kkmr", sender="anon_fallback_check")
-    assert not first[0].get("buttons")
-    assert [b["payload"] for b in second[0]["buttons"]][0] == "/request_human"
-
-
 @pytest.mark.parametrize(
     "token",
     [

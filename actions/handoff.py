@@ -1,0 +1,152 @@
+"""Handing a conversation to a person: ticket (outbox), customer told what happens next, bot paused.
+
+Also complaints, which are recorded with a category and escalated with priority.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import re
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.common import AccountAction, money, now
+from bot.domain.complaints import complaint_category
+from bot.domain.errors import DomainError
+from bot.identity import verified_customer_id
+from bot.services.cases import open_complaint
+from bot.services.handoff import create_ticket, deliver_due, service_hours, summarize
+from bot.services.loans import account_overview
+from bot.settings import get_settings
+
+logger = logging.getLogger(__name__)
+REFERENCE = re.compile(r"\b(?:EXT|IDM|WRN|SCM|CMP)-\d{4}-\d{6}\b")
+
+
+def transcript(tracker: Tracker) -> list[dict[str, Any]]:
+    return [
+        {
+            "sender": "user" if e["event"] == "user" else "bot",
+            "text": e.get("text") or "",
+            "timestamp": dt.datetime.fromtimestamp(e.get("timestamp") or 0, dt.timezone.utc).isoformat(),
+        }
+        for e in tracker.events
+        if e.get("event") in ("user", "bot") and e.get("text")
+    ]
+
+
+def wanted(tracker: Tracker) -> list[str]:
+    return [
+        (e.get("parse_data") or {}).get("intent", {}).get("name") or "?"
+        for e in tracker.events
+        if e.get("event") == "user"
+    ][-6:]
+
+
+def _account_line(customer_id: str) -> str | None:
+    try:
+        overview = account_overview(AccountAction.uow_factory, customer_id, AccountAction.today())
+    except DomainError:
+        return None
+    items = overview.position.items
+    if not items:
+        return "nothing overdue"
+    return "; ".join(f"{i.loan_id} #{i.seq} {money(i.amount)} CNY, {i.days_overdue} days overdue" for i in items)
+
+
+def _deliver_soon() -> None:
+    """Try the helpdesk right away; the worker retries whatever this does not deliver."""
+    url = get_settings().handoff_webhook_url
+    if url:
+        try:
+            deliver_due(AccountAction.uow_factory, url, dt.datetime.now(), timeout=3)
+        except Exception:  # noqa: BLE001 - the ticket is stored; the worker will deliver it
+            logger.warning("immediate handoff delivery failed; the worker will retry", exc_info=True)
+
+
+async def hand_off(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    reason: str,
+    pause: bool = True,
+    extra_references: tuple[str, ...] = (),
+) -> list[dict[str, Any]]:
+    """Store a ticket, tell the customer what happens next (in or out of service hours), pause the bot."""
+    customer_id = verified_customer_id(tracker.sender_id)
+    language = tracker.get_slot("language") or "zh"
+    bot_texts = " ".join(str(e.get("text") or "") for e in tracker.events if e.get("event") == "bot")
+    references = [*REFERENCE.findall(bot_texts), *extra_references]
+    account = await asyncio.to_thread(_account_line, customer_id) if customer_id else None
+    summary = summarize(reason, customer_id, wanted(tracker), references, account)
+    at = now()
+    try:
+        ticket = await asyncio.to_thread(
+            create_ticket,
+            AccountAction.uow_factory,
+            tracker.sender_id,
+            customer_id,
+            reason,
+            language,
+            summary,
+            transcript(tracker),
+            at,
+        )
+    except DomainError:
+        dispatcher.utter_message(response="utter_handoff_unavailable")
+        return []
+    asyncio.get_running_loop().run_in_executor(None, _deliver_soon)
+    if not pause:
+        return []
+    hours = service_hours()
+    if hours.is_open(at):
+        dispatcher.utter_message(
+            response="utter_handoff_open", ticket_id=ticket.ticket_id, minutes=hours.first_reply_minutes
+        )
+    else:
+        dispatcher.utter_message(
+            response="utter_handoff_closed",
+            ticket_id=ticket.ticket_id,
+            open_from=hours.open_from.strftime("%H:%M"),
+            open_until=hours.open_until.strftime("%H:%M"),
+            next_open=hours.next_opening(at).strftime("%Y-%m-%d %H:%M"),
+        )
+    return [ActiveLoop(None), SlotSet("requested_slot", None), ConversationPaused()]
+
+
+class ActionHandoff(Action):
+    def name(self) -> str:
+        return "action_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        return await hand_off(dispatcher, tracker, "request_human")
+
+
+class ActionRecordComplaint(Action):
+    def name(self) -> str:
+        return "action_record_complaint"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        text = str(tracker.latest_message.get("text") or "")
+        category = complaint_category(text)
+        try:
+            case = await asyncio.to_thread(
+                open_complaint,
+                AccountAction.uow_factory,
+                tracker.sender_id,
+                verified_customer_id(tracker.sender_id),
+                category,
+                text,
+                now(),
+            )
+        except DomainError:
+            dispatcher.utter_message(response="utter_handoff_unavailable")
+            return []
+        dispatcher.utter_message(response="utter_complaint_recorded", reference=case.reference)
+        dispatcher.utter_message(response="utter_complaint_rights")
+        return await hand_off(dispatcher, tracker, "complaint", extra_references=(case.reference,))

@@ -1,0 +1,269 @@
+"""Handoff tickets: stored first, then delivered to the helpdesk with retries (outbox), never lost.
+
+Also the agent side: messages for a customer's app and what the agent needs in ten seconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Protocol
+
+import requests
+import yaml
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.domain.errors import RecordsUnavailable
+from bot.domain.model import AgentMessage, HandoffTicket
+from bot.domain.secrets import mask_secrets
+from bot.services.loans import UowFactory
+from bot.settings import REPO_ROOT
+
+logger = logging.getLogger(__name__)
+PRIORITY = {
+    "request_human": "normal",
+    "low_confidence": "normal",
+    "extension_referral": "normal",
+    "complaint": "high",
+    "urgent_scam": "urgent",
+}
+MAX_BACKOFF_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class ServiceHours:
+    open_from: dt.time
+    open_until: dt.time
+    first_reply_minutes: int
+
+    def is_open(self, at: dt.datetime) -> bool:
+        return self.open_from <= at.time() < self.open_until
+
+    def next_opening(self, at: dt.datetime) -> dt.datetime:
+        today = dt.datetime.combine(at.date(), self.open_from)
+        return today if at < today else today + dt.timedelta(days=1)
+
+
+@lru_cache(maxsize=1)
+def service_hours() -> ServiceHours:
+    raw = yaml.safe_load((REPO_ROOT / "config" / "handoff.yml").read_text(encoding="utf-8"))
+    return ServiceHours(
+        dt.time.fromisoformat(raw["open_from"]),
+        dt.time.fromisoformat(raw["open_until"]),
+        int(raw["first_reply_minutes"]),
+    )
+
+
+@dataclass(frozen=True)
+class TicketView:
+    ticket_id: str
+    conversation_id: str
+    customer_id: str | None
+    reason: str
+    language: str
+    priority: str
+    summary: str
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: dt.datetime
+    delivered_at: dt.datetime | None
+    transcript: list[dict[str, Any]]
+
+    def payload(self) -> dict[str, Any]:
+        """The helpdesk webhook body (CONTRACTS section 6)."""
+        return {
+            "ticket_id": self.ticket_id,
+            "conversation_id": self.conversation_id,
+            "customer_id": self.customer_id,
+            "reason": self.reason,
+            "language": self.language,
+            "priority": self.priority,
+            "summary": self.summary,
+            "created_at": self.created_at.isoformat(),
+            "transcript": self.transcript,
+        }
+
+
+def _view(t: HandoffTicket) -> TicketView:
+    return TicketView(
+        t.ticket_id, t.conversation_id, t.customer_id, t.reason, t.language, t.priority, t.summary, t.status,
+        t.attempts, t.last_error, t.created_at, t.delivered_at, json.loads(t.transcript),
+    )  # fmt: skip
+
+
+def summarize(
+    reason: str, customer_id: str | None, wanted: Iterable[str], references: Iterable[str], account: str | None
+) -> str:
+    """A few lines an agent reads in ten seconds: who, why now, what they wanted, what the bot did."""
+    lines = [
+        f"Why: {reason}",
+        f"Who: {'customer ' + customer_id + ' (verified by app token)' if customer_id else 'anonymous visitor (not verified: disclose nothing)'}",
+        f"Wanted: {', '.join(dict.fromkeys(wanted)) or 'unclear'}",
+    ]
+    if account:
+        lines.append(f"Loans: {account}")
+    refs = list(dict.fromkeys(references))
+    lines.append(f"Bot did: {', '.join(refs) if refs else 'answered questions only'}")
+    return "\n".join(lines)
+
+
+def create_ticket(
+    uow_factory: UowFactory,
+    conversation_id: str,
+    customer_id: str | None,
+    reason: str,
+    language: str,
+    summary: str,
+    transcript: list[dict[str, Any]],
+    now: dt.datetime,
+) -> TicketView:
+    """Store a ticket (secrets in the transcript masked) for the delivery worker. Returns it."""
+    masked = [{**m, "text": mask_secrets(str(m.get("text") or ""))} for m in transcript]
+    try:
+        with uow_factory() as uow:
+            session = uow.loans.session
+            ticket = HandoffTicket(
+                ticket_id=f"pending-{now.timestamp()}-{conversation_id}"[:40],
+                conversation_id=conversation_id,
+                customer_id=customer_id,
+                reason=reason,
+                language=language if language in ("zh", "en") else "zh",
+                priority=PRIORITY.get(reason, "normal"),
+                summary=mask_secrets(summary)[:2000],
+                transcript=json.dumps(masked, ensure_ascii=False),
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            session.add(ticket)
+            session.flush()
+            ticket.ticket_id = f"HO-{now:%Y}-{ticket.id:06d}"
+            uow.commit()
+            return _view(ticket)
+    except SQLAlchemyError as exc:
+        raise RecordsUnavailable() from exc
+
+
+class HttpPoster(Protocol):
+    def post(self, url: str, json: dict[str, Any], headers: dict[str, str], timeout: float) -> requests.Response: ...
+
+
+@dataclass
+class DeliveryReport:
+    delivered: int = 0
+    failed: int = 0
+
+
+def deliver_due(
+    uow_factory: UowFactory,
+    url: str,
+    now: dt.datetime,
+    http: HttpPoster | None = None,
+    timeout: float = 5.0,
+    limit: int = 100,
+) -> DeliveryReport:
+    """POST every pending ticket whose time has come, with ``Idempotency-Key: <ticket_id>``.
+
+    A 2xx marks it delivered; anything else (or no answer) records the error and schedules the
+    next attempt with exponential backoff (2, 4, 8 ... seconds, at most 5 minutes). A worker that
+    dies after the helpdesk answered but before recording it just delivers again with the same key.
+    """
+    poster: Any = http or requests.Session()
+    report = DeliveryReport()
+    with uow_factory() as uow:
+        session = uow.loans.session
+        tickets = (
+            session.execute(
+                select(HandoffTicket)
+                .where(HandoffTicket.status == "pending", HandoffTicket.next_attempt_at <= now)
+                .order_by(HandoffTicket.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            .scalars()
+            .all()
+        )
+        for ticket in tickets:
+            ticket.attempts += 1
+            try:
+                reply = poster.post(
+                    url, json=_view(ticket).payload(), headers={"Idempotency-Key": ticket.ticket_id}, timeout=timeout
+                )
+                ok, error = 200 <= reply.status_code < 300, f"HTTP {reply.status_code}"
+            except requests.RequestException as exc:
+                ok, error = False, f"{type(exc).__name__}"
+            if ok:
+                ticket.status, ticket.delivered_at, ticket.last_error = "delivered", now, None
+                report.delivered += 1
+            else:
+                ticket.last_error = error[:200]
+                ticket.next_attempt_at = now + dt.timedelta(seconds=min(2**ticket.attempts, MAX_BACKOFF_SECONDS))
+                report.failed += 1
+            uow.commit()
+    return report
+
+
+def list_tickets(uow_factory: UowFactory, limit: int = 50) -> list[TicketView]:
+    with uow_factory() as uow:
+        return [
+            _view(t)
+            for t in uow.loans.session.execute(
+                select(HandoffTicket).order_by(HandoffTicket.id.desc()).limit(limit)
+            ).scalars()
+        ]
+
+
+def get_ticket(uow_factory: UowFactory, ticket_id: str) -> TicketView | None:
+    with uow_factory() as uow:
+        t = (
+            uow.loans.session.execute(select(HandoffTicket).where(HandoffTicket.ticket_id == ticket_id))
+            .scalars()
+            .first()
+        )
+        return _view(t) if t else None
+
+
+def retry_now(uow_factory: UowFactory, ticket_id: str | None, now: dt.datetime) -> int:
+    """Make one pending ticket (or all) due now. Returns how many."""
+    with uow_factory() as uow:
+        stmt = select(HandoffTicket).where(HandoffTicket.status == "pending")
+        if ticket_id:
+            stmt = stmt.where(HandoffTicket.ticket_id == ticket_id)
+        tickets = uow.loans.session.execute(stmt).scalars().all()
+        for t in tickets:
+            t.next_attempt_at = now
+        uow.commit()
+        return len(tickets)
+
+
+def post_agent_message(uow_factory: UowFactory, conversation_id: str, text: str, sender: str, now: dt.datetime) -> None:
+    with uow_factory() as uow:
+        uow.loans.session.add(
+            AgentMessage(conversation_id=conversation_id, sender=sender, text=text[:2000], created_at=now)
+        )
+        uow.commit()
+
+
+def fetch_agent_messages(uow_factory: UowFactory, conversation_id: str, now: dt.datetime) -> list[dict[str, str]]:
+    """Messages from the agent (or the hand-back notice) not yet shown in the app; marks them shown."""
+    with uow_factory() as uow:
+        rows = (
+            uow.loans.session.execute(
+                select(AgentMessage)
+                .where(AgentMessage.conversation_id == conversation_id, AgentMessage.fetched_at.is_(None))
+                .order_by(AgentMessage.id)
+            )
+            .scalars()
+            .all()
+        )
+        for row in rows:
+            row.fetched_at = now
+        uow.commit()
+        return [{"sender": row.sender, "text": row.text} for row in rows]

@@ -1,0 +1,88 @@
+"""Handoff over HTTP: the customer is told what happens, the bot pauses, an agent replies and hands back."""
+
+import re
+
+import pytest
+import requests
+
+from bot.identity import customer_conversation
+from bot.services.handoff import list_tickets
+from bot.tokens import mint
+from bot.unit_of_work import SqlAlchemyUnitOfWork
+from tests.integration.conftest import AGENT_TOKEN
+
+pytestmark = pytest.mark.servers
+
+
+def agent(bot, path, body, token=AGENT_TOKEN):
+    return requests.post(
+        f"{bot.url.rsplit('/', 1)[0]}/agent/{path}", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+
+
+def inbox(bot, customer):
+    reply = requests.post(
+        f"{bot.url.rsplit('/', 1)[0]}/inbox",
+        json={},
+        headers={"Authorization": f"Bearer {mint(customer, bot.secret)}"},
+        timeout=10,
+    )
+    assert reply.status_code == 200
+    return reply.json()
+
+
+def test_request_human_pauses_the_bot_and_an_agent_replies_and_hands_back_in_english(bot):
+    text = bot.text(bot.say("I want to talk to a real person", customer="C1005"))
+    ticket_id = re.search(r"HO-2026-\d{6}", text).group(0)
+    assert "agent" in text
+    (ticket,) = [t for t in list_tickets(lambda: SqlAlchemyUnitOfWork(bot.database_url)) if t.ticket_id == ticket_id]
+    assert ticket.customer_id == "C1005" and ticket.reason == "request_human" and ticket.status == "pending"
+    assert (
+        ticket.transcript[-1]["sender"] == "user" and ticket.transcript[-1]["text"] == "I want to talk to a real person"
+    )
+
+    assert bot.say("hello? anyone there?", customer="C1005") == []  # paused: the bot stays quiet
+
+    conversation = customer_conversation("C1005")
+    assert (
+        agent(
+            bot, "messages", {"conversation_id": conversation, "text": "Hi, this is Lin from support."}, token="wrong"
+        ).status_code
+        == 401
+    )
+    assert agent(bot, "messages", {"conversation_id": "customer:C9999", "text": "hi"}).status_code == 404
+    assert (
+        agent(bot, "messages", {"conversation_id": conversation, "text": "Hi, this is Lin from support."}).status_code
+        == 200
+    )
+    assert inbox(bot, "C1005") == [
+        {"recipient_id": conversation, "text": "Hi, this is Lin from support.", "from": "agent"}
+    ]
+    assert inbox(bot, "C1005") == []  # delivered once
+
+    assert agent(bot, "resume", {"conversation_id": conversation}).json() == {"status": "resumed"}
+    (handback,) = inbox(bot, "C1005")
+    assert handback["from"] == "bot" and "virtual assistant" in handback["text"]
+    assert "nothing overdue" in bot.text(bot.say("how much do I owe?", customer="C1005"))
+
+
+def test_a_complaint_is_recorded_escalated_with_priority_and_handed_back_in_chinese(bot):
+    text = bot.text(bot.say("你们催收天天打电话到我单位，太过分了，我要投诉", customer="C1001"))
+    assert "CMP-2026-" in text and "22:00" in text and "HO-2026-" in text
+    ticket = next(t for t in list_tickets(lambda: SqlAlchemyUnitOfWork(bot.database_url)) if t.customer_id == "C1001")
+    assert ticket.reason == "complaint" and ticket.priority == "high" and "CMP-2026-" in ticket.summary
+    assert agent(bot, "resume", {"conversation_id": customer_conversation("C1001")}).status_code == 200
+    (handback,) = inbox(bot, "C1001")
+    assert "智能助手" in handback["text"]
+
+
+def test_two_misunderstood_messages_in_a_row_hand_over_automatically(bot):
+    assert "say it another way" in bot.text(bot.say("qwxz plmk vbnr", sender="anon_lowconf_1"))
+    second = bot.text(bot.say("zzxq wwpl kkmr", sender="anon_lowconf_1"))
+    assert re.search(r"HO-2026-\d{6}", second)
+    ticket = next(
+        t
+        for t in list_tickets(lambda: SqlAlchemyUnitOfWork(bot.database_url))
+        if t.conversation_id == "visitor:anon_lowconf_1"
+    )
+    assert ticket.customer_id is None and ticket.reason == "low_confidence" and "anonymous" in ticket.summary
