@@ -76,6 +76,23 @@ def render(domain: dict[str, Any], name: str, language: str | None, **variables:
     return str(variations[0]["text"]).format(**variables) if variations else name
 
 
+def yes_or_no(text: str, tracker: Tracker, parse: Callable[[str], bool | None]) -> bool | None:
+    """The answer in what was typed, else the affirm/deny intent the NLU saw; None if neither."""
+    answer = parse(text)
+    intent = (tracker.latest_message.get("intent") or {}).get("name")
+    if answer is None and intent in ("affirm", "deny"):
+        answer = intent == "affirm"
+    return answer
+
+
+def last_text_with_intent(tracker: Tracker, intent: str, default: str = "") -> str:
+    """What the user wrote in their latest message with that intent (e.g. the report itself)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user" and (event.get("parse_data") or {}).get("intent", {}).get("name") == intent:
+            return str(event.get("text") or "")
+    return default
+
+
 def now() -> dt.datetime:
     """The bank's local time on the bot's today (BOT_TODAY pins the date, the clock gives the time)."""
     settings = get_settings()

@@ -11,7 +11,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import AccountAction, moment, now, render
+from actions.common import AccountAction, last_text_with_intent, moment, now, render, yes_or_no
 from actions.handoff import hand_off
 from bot.domain.errors import DomainError
 from bot.domain.extension_answers import parse_confirmation
@@ -134,10 +134,7 @@ class ValidateScamReportForm(FormValidationAction):
     def validate_scam_money_sent(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        answer = money_sent(str(value or ""))
-        if answer is None and intent in ("affirm", "deny"):
-            answer = intent == "affirm"
+        answer = yes_or_no(str(value or ""), tracker, money_sent)
         if answer is None:
             dispatcher.utter_message(response="utter_nb_invalid_consent")
             return {"scam_money_sent": None}
@@ -150,15 +147,7 @@ class ActionSubmitScamReport(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         sent = tracker.get_slot("scam_money_sent") == "yes"
-        details = next(
-            (
-                str(e.get("text") or "")
-                for e in reversed(tracker.events)
-                if e.get("event") == "user"
-                and (e.get("parse_data") or {}).get("intent", {}).get("name") == "report_scam"
-            ),
-            latest_text(tracker),
-        )
+        details = last_text_with_intent(tracker, "report_scam", latest_text(tracker))
         try:
             case = await asyncio.to_thread(
                 open_scam_report,
@@ -222,10 +211,7 @@ class ValidateNeverBorrowedForm(FormValidationAction):
     def validate_nb_consent(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        answer = parse_confirmation(str(value or ""))
-        if answer is None and intent in ("affirm", "deny"):
-            answer = intent == "affirm"
+        answer = yes_or_no(str(value or ""), tracker, parse_confirmation)
         if answer is None:
             dispatcher.utter_message(response="utter_nb_invalid_consent")
             return {"nb_consent": None}
@@ -270,15 +256,7 @@ class ActionSubmitNeverBorrowed(Action):
             dispatcher.utter_message(response="utter_nb_no_consent")
             return done
         customer_id = verified_customer_id(tracker.sender_id)
-        details = next(
-            (
-                str(e.get("text") or "")
-                for e in reversed(tracker.events)
-                if e.get("event") == "user"
-                and (e.get("parse_data") or {}).get("intent", {}).get("name") == "never_borrowed"
-            ),
-            "",
-        )
+        details = last_text_with_intent(tracker, "never_borrowed")
         try:
             if customer_id is not None:
                 loan_id = tracker.get_slot("nb_loan_id") or ""

@@ -31,21 +31,8 @@ CONTRACT_INTENTS = {
     "inform",
     "out_of_scope",
 }
-DOMAIN_INTENTS = {
-    "ask_why_texts",
-    "ask_amount_due",
-    "ask_how_to_repay",
-    "request_extension",
-    "already_repaid",
-    "never_borrowed",
-    "verify_sms",
-    "report_scam",
-    "ask_late_fee_rule",
-    "ask_credit_impact",
-    "setup_autopay",
-    "request_human",
-    "complain",
-}
+SMALL_TALK = {"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "inform", "out_of_scope"}
+DOMAIN_INTENTS = CONTRACT_INTENTS - SMALL_TALK
 
 
 def examples(path: Path) -> list[tuple[str, str]]:
