@@ -9,6 +9,8 @@ STAMP      := $(VENV)/.installed
 
 export RASA_PORT ?= 5005
 export ACTION_PORT ?= 5055
+# Development default; production (BOT_ENV=production) refuses to start with it.
+export ACTION_SERVER_TOKEN ?= dev-only-action-server-token-change-me
 # Rasa's telemetry and error reporting phone home; a bank's network (and this one) blocks that.
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
@@ -45,7 +47,7 @@ train: install
 run: db train
 	@echo "Starting the action server on 127.0.0.1:$(ACTION_PORT) and Rasa on $(RASA_HOST):$(RASA_PORT) ..."
 	@trap 'kill 0' INT TERM EXIT; \
-	  $(RASA) run actions --actions actions --port $(ACTION_PORT) & \
+	  $(PY) -m bot.rasa_ext.action_server --port $(ACTION_PORT) & \
 	  if [ -n "$$HANDOFF_WEBHOOK_URL" ]; then $(PY) -m bot tickets worker & fi; \
 	  $(RASA) run --interface $(RASA_HOST) --port $(RASA_PORT) --credentials credentials.yml \
 	    --endpoints endpoints.yml --model models & \

@@ -11,6 +11,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105 - documented dev default
+DEV_ACTION_SERVER_TOKEN = "dev-only-action-server-token-change-me"  # noqa: S105 - documented dev default
 
 
 class SettingsError(ValueError):
@@ -29,10 +30,37 @@ class Settings:
     sms_gateway_url: str | None = None
     sms_gateway_token: str | None = None
     agent_api_token: str | None = None
+    environment: str = "development"
+    action_server_token: str = DEV_ACTION_SERVER_TOKEN
 
     @property
     def using_dev_secret(self) -> bool:
         return self.jwt_secret == DEV_JWT_SECRET
+
+    def production_problems(self) -> list[str]:
+        """Why this configuration must not serve real customers (empty when it may, or in development)."""
+        if self.environment != "production":
+            return []
+        problems = []
+        if self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret) < 32:
+            problems.append(
+                "BOT_JWT_SECRET must be set to a secret of at least 32 characters (not the development secret)"
+            )
+        if self.action_server_token == DEV_ACTION_SERVER_TOKEN or len(self.action_server_token) < 24:
+            problems.append(
+                "ACTION_SERVER_TOKEN must be set to a token of at least 24 characters (not the development token)"
+            )
+        if self.agent_api_token is not None and len(self.agent_api_token) < 24:
+            problems.append("AGENT_API_TOKEN, when set, must be at least 24 characters")
+        return problems
+
+    def refuse_unsafe_production(self) -> None:
+        """Stop with a clear message instead of serving production with development secrets."""
+        problems = self.production_problems()
+        if problems:
+            raise SystemExit(
+                "Refusing to start in production mode (BOT_ENV=production):\n  - " + "\n  - ".join(problems)
+            )
 
     def local_time(self) -> dt.time:
         from zoneinfo import ZoneInfo
@@ -80,6 +108,8 @@ def load_settings() -> Settings:
         sms_gateway_url=os.environ.get("SMS_GATEWAY_URL") or None,
         sms_gateway_token=os.environ.get("SMS_GATEWAY_TOKEN") or None,
         agent_api_token=os.environ.get("AGENT_API_TOKEN") or None,
+        environment=os.environ.get("BOT_ENV", "development"),
+        action_server_token=os.environ.get("ACTION_SERVER_TOKEN") or DEV_ACTION_SERVER_TOKEN,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 CODE_CONTEXT = re.compile(r"(验证码|校验码|动态码|密码|code|otp|pin|password)[^\d]{0,12}(\d{4,8})(?!\d)", re.I)
+PASSWORD = re.compile(r"(密码|口令|password|passcode)\s*(是|为|is|:|：|=)\s*([^\s，,。]{4,32})", re.I)
 CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
 CN_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -43,4 +44,5 @@ def mask_secrets(text: str) -> str:
 
     text = CN_ID.sub(id_, text)
     text = CARD.sub(card, text)
+    text = PASSWORD.sub(lambda m: m.group(0)[: m.start(3) - m.start(0)] + "*" * len(m.group(3)), text)
     return CODE_CONTEXT.sub(lambda m: m.group(0)[: m.start(2) - m.start(0)] + "*" * len(m.group(2)), text)

@@ -11,6 +11,9 @@ import datetime as dt
 import hmac
 import json
 import logging
+import os
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,7 +24,10 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.domain.secrets import mask_secrets
 from bot.identity import ANONYMOUS_SENDER, customer_conversation, visitor_conversation
+from bot.language import detect_language
+from bot.log_masking import install_log_masking
 from bot.settings import get_settings
 from bot.tokens import InvalidToken, verify
 
@@ -91,6 +97,54 @@ def _inbox(conversation_id: str) -> list[dict[str, Any]]:
     return [{"recipient_id": conversation_id, "text": m["text"], "from": m["sender"]} for m in messages]
 
 
+REPLY_TIMEOUT_SECONDS = 4.5
+
+
+class RateLimits:
+    """Sliding one-minute windows per client address and per conversation (per server process)."""
+
+    def __init__(self, per_ip: int, per_conversation: int) -> None:
+        self.per_ip, self.per_conversation = per_ip, per_conversation
+        self._hits: dict[str, deque[float]] = {}
+
+    def allow(self, key: str, limit: int, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        window = self._hits.setdefault(key, deque())
+        while window and window[0] <= now - 60:
+            window.popleft()
+        if len(window) >= limit:
+            return False
+        window.append(now)
+        if len(self._hits) > 100_000:  # forget idle keys so the table cannot grow without bound
+            for k in [k for k, w in self._hits.items() if not w or w[-1] <= now - 60]:
+                del self._hits[k]
+        return True
+
+
+limits = RateLimits(
+    per_ip=int(os.environ.get("RATE_LIMIT_PER_IP", "120")),
+    per_conversation=int(os.environ.get("RATE_LIMIT_PER_CONVERSATION", "30")),
+)
+
+
+async def _paused(request: Request, conversation_id: str) -> bool:
+    """Whether a person has the conversation (the bot is paused), so silence is expected."""
+    try:
+        tracker = await request.app.ctx.agent.tracker_store.retrieve(conversation_id)
+    except Exception:  # noqa: BLE001 - if we cannot tell, an apology is the safe answer
+        return False
+    return bool(tracker and tracker.is_paused())
+
+
+def _response_text(request: Request, name: str, language: str) -> str:
+    """A response from domain.yml in the given language, for replies the channel gives itself."""
+    variations = request.app.ctx.agent.domain.responses.get(name, [])
+    for variation in variations:
+        if any(c.get("value") == language for c in variation.get("condition") or []):
+            return str(variation["text"])
+    return str(variations[0]["text"]) if variations else ""
+
+
 class InAppInput(InputChannel):
     """POST /webhooks/inapp/webhook with {"message": ...}; replies with a JSON list of bot messages."""
 
@@ -100,6 +154,8 @@ class InAppInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        install_log_masking()
+        get_settings().refuse_unsafe_production()
         return cls()
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
@@ -112,24 +168,55 @@ class InAppInput(InputChannel):
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            if not limits.allow(f"ip:{request.remote_addr or request.ip}", limits.per_ip):
+                return response.json(
+                    {"error": "too many requests from this address; try again in a minute"}, status=429
+                )
             try:
                 body = parse_body(request.body)
                 conversation_id, customer_id = conversation_for(request.headers.get("authorization"), body, secret)
             except BadRequest as exc:
                 return response.json({"error": exc.error}, status=exc.status)
+            if not limits.allow(f"conversation:{conversation_id}", limits.per_conversation):
+                return response.json(
+                    {"error": "too many messages in this conversation; try again in a minute"}, status=429
+                )
+            text = body["message"]
+            language = detect_language(text) or "zh"
+            replies: list[dict[str, Any]] = []
+            masked = mask_secrets(text)
+            if masked != text:
+                # Warn, and never let the raw value reach the tracker store, logs or tickets.
+                replies.append(
+                    {"recipient_id": conversation_id, "text": _response_text(request, "utter_secret_warning", language)}
+                )
             collector = CollectingOutputChannel()
             metadata = {"authenticated": customer_id is not None}
             try:
-                await on_new_message(
-                    UserMessage(
-                        body["message"], collector, conversation_id, input_channel=self.name(), metadata=metadata
-                    )
+                await asyncio.wait_for(
+                    on_new_message(
+                        UserMessage(masked, collector, conversation_id, input_channel=self.name(), metadata=metadata)
+                    ),
+                    timeout=REPLY_TIMEOUT_SECONDS,
                 )
-            except Exception:
-                logger.exception("inapp: handling a message failed")
-                return response.json({"error": "the assistant is temporarily unavailable"}, status=503)
+            except Exception:  # includes the timeout: the customer gets an apology, the server keeps serving
+                logger.exception("inapp: handling a message failed or took too long")
+                collector.messages.append(
+                    {
+                        "recipient_id": conversation_id,
+                        "text": _response_text(request, "utter_service_unavailable", language),
+                    }
+                )
+            if not collector.messages and not await _paused(request, conversation_id):
+                # Rasa logs a failed action (e.g. action server down) and answers nothing: apologise.
+                collector.messages.append(
+                    {
+                        "recipient_id": conversation_id,
+                        "text": _response_text(request, "utter_service_unavailable", language),
+                    }
+                )
             inbox = await asyncio.to_thread(_inbox, conversation_id)
-            return response.json([_public(m) for m in collector.messages + inbox])
+            return response.json([_public(m) for m in replies + collector.messages + inbox])
 
         @hook.route("/inbox", methods=["POST"])
         async def inbox(request: Request) -> HTTPResponse:
@@ -189,12 +276,7 @@ async def _agent_call(request: Request, on_new_message: Any, resume: bool) -> HT
         # directly and match no rule.
         tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
         await agent.processor.save_tracker(tracker)
-    language = tracker.get_slot("language") or "zh"
-    variations = agent.domain.responses.get("utter_handback", [])
-    text = next(
-        (v["text"] for v in variations for c in v.get("condition") or [] if c.get("value") == language),
-        variations[0]["text"] if variations else "",
-    )
+    text = _response_text(request, "utter_handback", tracker.get_slot("language") or "zh")
     await asyncio.to_thread(post_agent_message, _uow_factory(), conversation_id, text, "bot", dt.datetime.now())
     return response.json({"status": "resumed"})
 

@@ -23,6 +23,7 @@ from tests.conftest import TODAY
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "integration-test-secret-0123456789abcdef"
 AGENT_TOKEN = "agent-api-test-token-0123456789"
+ACTION_TOKEN = "action-server-test-token-0123456789"
 BIN = Path(sys.executable).parent
 
 
@@ -38,6 +39,9 @@ class Bot:
     secret: str
     base: str
     database_url: str
+    action_url: str
+    processes: dict
+    log_dir: Path
 
     def say(self, text: str, customer: str | None = None, sender: str | None = None) -> list[dict]:
         headers = {"Authorization": f"Bearer {mint(customer, self.secret)}"} if customer else {}
@@ -66,7 +70,7 @@ def _wait(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) 
 
 
 @pytest.fixture(scope="module")
-def bot(tmp_path_factory) -> Iterator[Bot]:
+def bot(request, tmp_path_factory) -> Iterator[Bot]:
     """Both servers over a freshly seeded database, once per test module (modules may change records)."""
     models = sorted((ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
     if not models:
@@ -79,6 +83,15 @@ def bot(tmp_path_factory) -> Iterator[Bot]:
         session.commit()
     db.dispose_all()
 
+    # A module may ask for extra environment (e.g. tighter rate limits) and debug logging.
+    options = getattr(request.module, "SERVER_OPTIONS", {})
+    # A SQL tracker store in the work folder, so tests can read what is stored.
+    endpoints = work / "endpoints.yml"
+    endpoints.write_text(
+        (ROOT / "endpoints.yml").read_text(encoding="utf-8")
+        + f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {work / 'trackers.db'}\n",
+        encoding="utf-8",
+    )
     rasa_port, action_port = free_port(), free_port()
     env = {
         **{k: v for k, v in os.environ.items() if k != "HANDOFF_WEBHOOK_URL"},
@@ -90,12 +103,14 @@ def bot(tmp_path_factory) -> Iterator[Bot]:
         "SANIC_HOST": "127.0.0.1",
         "RASA_TELEMETRY_ENABLED": "false",
         "AGENT_API_TOKEN": AGENT_TOKEN,
+        "ACTION_SERVER_TOKEN": ACTION_TOKEN,
         "TF_CPP_MIN_LOG_LEVEL": "2",
+        **options.get("env", {}),
     }
     action_log, rasa_log = work / "actions.log", work / "rasa.log"
     with action_log.open("w") as alog, rasa_log.open("w") as rlog:
         actions = subprocess.Popen(
-            [str(BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(action_port)],
+            [sys.executable, "-m", "bot.rasa_ext.action_server", "--port", str(action_port)],
             cwd=ROOT,
             env=env,
             stdout=alog,
@@ -112,9 +127,10 @@ def bot(tmp_path_factory) -> Iterator[Bot]:
                 "--credentials",
                 "credentials.yml",
                 "--endpoints",
-                "endpoints.yml",
+                str(endpoints),
                 "--model",
                 str(models[-1]),
+                *(["--debug", "--log-file", str(work / "rasa-debug.log")] if options.get("debug") else []),
             ],
             cwd=ROOT,
             env=env,
@@ -124,7 +140,15 @@ def bot(tmp_path_factory) -> Iterator[Bot]:
     try:
         _wait(f"http://127.0.0.1:{action_port}/health", actions, action_log)
         _wait(f"http://127.0.0.1:{rasa_port}/webhooks/inapp/", server, rasa_log)
-        yield Bot(f"http://127.0.0.1:{rasa_port}/webhooks/inapp/webhook", SECRET, f"http://127.0.0.1:{rasa_port}", url)
+        yield Bot(
+            f"http://127.0.0.1:{rasa_port}/webhooks/inapp/webhook",
+            SECRET,
+            f"http://127.0.0.1:{rasa_port}",
+            url,
+            f"http://127.0.0.1:{action_port}",
+            {"actions": actions, "rasa": server},
+            work,
+        )
     finally:
         for process in (server, actions):
             process.terminate()
