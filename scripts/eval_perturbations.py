@@ -86,10 +86,12 @@ def casing(text: str) -> str:
 
 
 def code_mix(text: str) -> str:
+    """Swap one domain word for the other language's; a message without one stays as it is
+    (appending a word such as "谢谢" would change what it means)."""
     for source, target in (EN_TO_ZH | ZH_TO_EN).items():
-        if source in text.lower():
-            return re.sub(re.escape(source), target, text, count=1, flags=re.I)
-    return text + (" pls" if re.search(r"[\u4e00-\u9fff]", text) else " 谢谢")
+        if re.search(rf"\b{re.escape(source)}\b" if source.isascii() else re.escape(source), text, re.I):
+            return re.sub(rf"\b{re.escape(source)}\b" if source.isascii() else re.escape(source), target, text, count=1, flags=re.I)
+    return text
 
 
 def no_punctuation(text: str) -> str:
