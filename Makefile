@@ -26,6 +26,7 @@ help:
 	@echo "make run       set everything up on a fresh machine and start the bot (Ctrl-C stops it)"
 	@echo "make test      set everything up and run every test (pytest, data validation, test stories)"
 	@echo "make eval-nlu  intent precision/recall/F1 per language on the held-out set"
+	@echo "make bench     load, latency, training, start-up and service benchmarks (bench/results.md)"
 	@echo "make lint      ruff and mypy"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -67,9 +68,13 @@ test-stories: train
 eval-nlu: train
 	$(PY) scripts/eval_nlu.py
 
+# Not part of `make test`: writes bench/results.md and bench/results.json from one run.
+bench: db
+	$(PY) bench/run.py
+
 lint: install
-	$(VENV)/bin/ruff check bot actions tests scripts
-	$(VENV)/bin/ruff format --check bot actions tests scripts
+	$(VENV)/bin/ruff check bot actions tests scripts bench
+	$(VENV)/bin/ruff format --check bot actions tests scripts bench
 	$(VENV)/bin/mypy
 
 clean:

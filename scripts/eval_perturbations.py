@@ -90,7 +90,13 @@ def code_mix(text: str) -> str:
     (appending a word such as "谢谢" would change what it means)."""
     for source, target in (EN_TO_ZH | ZH_TO_EN).items():
         if re.search(rf"\b{re.escape(source)}\b" if source.isascii() else re.escape(source), text, re.I):
-            return re.sub(rf"\b{re.escape(source)}\b" if source.isascii() else re.escape(source), target, text, count=1, flags=re.I)
+            return re.sub(
+                rf"\b{re.escape(source)}\b" if source.isascii() else re.escape(source),
+                target,
+                text,
+                count=1,
+                flags=re.I,
+            )
     return text
 
 

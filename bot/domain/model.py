@@ -89,6 +89,7 @@ class Instalment(Base):
         UniqueConstraint("loan_id", "seq", name="uq_instalments_loan_id_seq"),
         # Overdue lookups: unpaid instalments of a loan ordered by due date.
         Index("ix_instalments_loan_unpaid", "loan_id", "paid_at", "due_date"),
+        Index("ix_instalments_extension_id", "extension_id"),
     )
 
     id: int = Column(Integer, primary_key=True, autoincrement=True)

@@ -7,18 +7,20 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import create_engine, text
 
 from bot import db
 from bot.migrate import upgrade
 from bot.seed import load_demo
 from bot.tokens import mint
-from tests.conftest import TODAY
+from tests.conftest import POSTGRES_ADMIN_URL, TODAY
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "integration-test-secret-0123456789abcdef"
@@ -76,7 +78,15 @@ def bot(request, tmp_path_factory) -> Iterator[Bot]:
     if not models:
         pytest.fail("no trained model in models/: run `make train` (make test does) first")
     work = tmp_path_factory.mktemp("servers")
-    url = f"sqlite:///{work / 'bot.db'}"
+    options = getattr(request.module, "SERVER_OPTIONS", {})
+    pg_name = None
+    if options.get("postgres"):  # the module needs a database it can make unreachable
+        pg_name = f"bot_it_{uuid.uuid4().hex[:10]}"
+        with create_engine(POSTGRES_ADMIN_URL, future=True, isolation_level="AUTOCOMMIT").connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{pg_name}"'))
+        url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{pg_name}"
+    else:
+        url = f"sqlite:///{work / 'bot.db'}"
     upgrade(url)
     with db.session_factory(url)() as session:
         load_demo(session, TODAY)
@@ -84,7 +94,6 @@ def bot(request, tmp_path_factory) -> Iterator[Bot]:
     db.dispose_all()
 
     # A module may ask for extra environment (e.g. tighter rate limits) and debug logging.
-    options = getattr(request.module, "SERVER_OPTIONS", {})
     # A SQL tracker store in the work folder, so tests can read what is stored.
     endpoints = work / "endpoints.yml"
     endpoints.write_text(
@@ -157,3 +166,8 @@ def bot(request, tmp_path_factory) -> Iterator[Bot]:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+        if pg_name:
+            db.dispose_all()
+            with create_engine(POSTGRES_ADMIN_URL, future=True, isolation_level="AUTOCOMMIT").connect() as conn:
+                conn.execute(text(f'ALTER DATABASE "{pg_name}" ALLOW_CONNECTIONS true'))
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))

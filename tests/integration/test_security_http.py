@@ -4,17 +4,25 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import create_engine, text
 
+from tests.conftest import POSTGRES_ADMIN_URL
 from tests.integration.conftest import ACTION_TOKEN, ROOT
 
 pytestmark = pytest.mark.servers
-SERVER_OPTIONS = {"debug": True, "env": {"RATE_LIMIT_PER_CONVERSATION": "8", "RATE_LIMIT_PER_IP": "400"}}
+SERVER_OPTIONS = {
+    "debug": True,
+    "postgres": True,
+    "env": {"RATE_LIMIT_PER_CONVERSATION": "8", "RATE_LIMIT_PER_IP": "400"},
+}
 SECRETS = ["482913", "4111111111111111", "11010519491231002X", "hunter2x"]
 
 
@@ -130,6 +138,25 @@ def test_production_mode_with_development_secrets_refuses_to_start():
     )
 
 
+def test_when_the_database_is_unreachable_the_customer_gets_an_apology_and_others_are_served(bot):
+    name = bot.database_url.rsplit("/", 1)[1]
+    admin = create_engine(POSTGRES_ADMIN_URL, future=True, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:  # stop the database for the bot: no new connections, existing ones cut
+        conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name})
+    try:
+        started = time.monotonic()
+        text_ = bot.text(bot.say("how much do I owe?", customer="C1006"))
+        assert time.monotonic() - started < 5
+        assert "can't look up your loans right now" in text_ and "400-888-0000" in text_
+        assert bot.text(bot.say("hello", sender="anon_db_down"))
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+        admin.dispose()
+    assert "2,600.00" in bot.text(bot.say("how much do I owe?", customer="C1006"))
+
+
 def test_when_the_action_server_is_down_the_customer_gets_an_apology_within_5_seconds(bot):
     bot.processes["actions"].terminate()
     bot.processes["actions"].wait(timeout=20)
@@ -139,3 +166,25 @@ def test_when_the_action_server_is_down_the_customer_gets_an_apology_within_5_se
     assert "系统暂时无法" in text or "400-888-0000" in text
     # The server keeps serving everything that needs no action.
     assert bot.text(bot.say("hello", sender="anon_still_served"))
+
+
+def test_when_the_action_server_hangs_the_customer_still_gets_an_apology_within_5_seconds(bot):
+    port = int(bot.action_url.rsplit(":", 1)[1])
+
+    class Hang(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            time.sleep(15)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Hang)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        started = time.monotonic()
+        text = bot.text(bot.say("how much do I owe?", customer="C1005"))
+        assert time.monotonic() - started < 5
+        assert "400-888-0000" in text
+    finally:
+        server.shutdown()
+        server.server_close()
