@@ -74,6 +74,20 @@ class _Services:
     now: Callable[[], dt.datetime] = staticmethod(now)
 
 
+async def record_cancelled(tracker: Tracker, customer_id: str, loan_id: str) -> None:
+    """Record that the customer cancelled before confirming, with what they had chosen so far."""
+    await asyncio.to_thread(
+        record_cancellation,
+        _Services.uow_factory,
+        customer_id,
+        loan_id,
+        tracker.get_slot("ext_reason") or "other",
+        tracker.get_slot("ext_reason_text") or "",
+        tracker.get_slot("ext_option"),
+        _Services.now(),
+    )
+
+
 class ActionPrepareExtension(Action):
     def name(self) -> str:
         return "action_prepare_extension"
@@ -254,16 +268,7 @@ class ActionSubmitExtension(Action):
         option = tracker.get_slot("ext_option") if tracker.get_slot("ext_self_service") else None
         try:
             if tracker.get_slot("ext_confirmed") == "no":
-                await asyncio.to_thread(
-                    record_cancellation,
-                    _Services.uow_factory,
-                    customer_id,
-                    loan_id,
-                    reason,
-                    words,
-                    option,
-                    _Services.now(),
-                )
+                await record_cancelled(tracker, customer_id, loan_id)
                 dispatcher.utter_message(response="utter_ext_cancelled")
                 return reset_form_slots()
             decision = await asyncio.to_thread(
@@ -314,16 +319,7 @@ class ActionCancelExtension(Action):
         loan_id = tracker.get_slot("ext_loan_id")
         if customer_id and loan_id:
             try:
-                await asyncio.to_thread(
-                    record_cancellation,
-                    _Services.uow_factory,
-                    customer_id,
-                    loan_id,
-                    tracker.get_slot("ext_reason") or "other",
-                    tracker.get_slot("ext_reason_text") or "",
-                    tracker.get_slot("ext_option"),
-                    _Services.now(),
-                )
+                await record_cancelled(tracker, customer_id, loan_id)
             except DomainError:
                 # The cancellation stands (nothing was changed); only its record is missing.
                 logger.warning("could not record a cancelled extension request for %s", loan_id)
