@@ -26,3 +26,8 @@ def test_volunteered_secrets_are_masked(text, hidden, kept):
 def test_ordinary_numbers_stay():
     text = "我欠1,080.00元，借款L1001，电话13800001001，订单 4111111111111112"
     assert mask_secrets(text) == text
+
+
+def test_english_keywords_must_be_whole_words():
+    assert mask_secrets("Stopping worker [12345]") == "Stopping worker [12345]"
+    assert mask_secrets("my PIN: 4821") == "my PIN: ****"
