@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.domain.errors import CustomerNotFound, RecordsUnavailable
 from bot.domain.rules import OverduePosition
 from bot.identity import verified_customer_id
+from bot.language import variation_text
 from bot.services.loans import AccountOverview, UowFactory, account_overview
 from bot.settings import get_settings
 from bot.unit_of_work import SqlAlchemyUnitOfWork
@@ -68,12 +69,8 @@ def send_next_due(dispatcher: CollectingDispatcher, position: OverduePosition) -
 def render(domain: dict[str, Any], name: str, language: str | None, **variables: Any) -> str:
     """The text of a response in the conversation's language, for use inside another response
     (button titles, schedule lines). The wording stays in domain.yml."""
-    variations = domain.get("responses", {}).get(name, [])
-    for variation in variations:
-        for condition in variation.get("condition") or []:
-            if condition.get("name") == "language" and condition.get("value") == (language or "zh"):
-                return str(variation["text"]).format(**variables)
-    return str(variations[0]["text"]).format(**variables) if variations else name
+    text = variation_text(domain.get("responses", {}).get(name, []), language)
+    return text.format(**variables) if text is not None else name
 
 
 def yes_or_no(text: str, tracker: Tracker, parse: Callable[[str], bool | None]) -> bool | None:

@@ -56,3 +56,13 @@ def normalise(text: str) -> str:
         for regional, mainland in REGIONAL_WORDS.items():
             folded = folded.replace(regional, mainland)
     return folded.lower()
+
+
+def variation_text(variations: list[dict], language: str | None) -> str | None:
+    """The text of the response variation whose ``language`` slot condition matches (domain.yml
+    has one per language); the first variation if none matches; None when there are none."""
+    for variation in variations:
+        for condition in variation.get("condition") or []:
+            if condition.get("name") == "language" and condition.get("value") == (language or "zh"):
+                return str(variation["text"])
+    return str(variations[0]["text"]) if variations else None

@@ -26,7 +26,7 @@ from sanic.response import HTTPResponse
 
 from bot.domain.secrets import mask_secrets
 from bot.identity import ANONYMOUS_SENDER, customer_conversation, visitor_conversation
-from bot.language import detect_language
+from bot.language import detect_language, variation_text
 from bot.log_masking import install_log_masking
 from bot.settings import get_settings
 from bot.tokens import InvalidToken, verify
@@ -138,11 +138,7 @@ async def _paused(request: Request, conversation_id: str) -> bool:
 
 def _response_text(request: Request, name: str, language: str) -> str:
     """A response from domain.yml in the given language, for replies the channel gives itself."""
-    variations = request.app.ctx.agent.domain.responses.get(name, [])
-    for variation in variations:
-        if any(c.get("value") == language for c in variation.get("condition") or []):
-            return str(variation["text"])
-    return str(variations[0]["text"]) if variations else ""
+    return variation_text(request.app.ctx.agent.domain.responses.get(name, []), language) or ""
 
 
 class InAppInput(InputChannel):
