@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -66,25 +64,17 @@ def candidate(tracker: Tracker, loan_id: str | None) -> dict[str, Any] | None:
     return next((c for c in tracker.get_slot("ext_candidates") or [] if c["loan_id"] == loan_id), None)
 
 
-class _Services:
-    """Swappable by tests: the unit-of-work factory and the clock used by every extension action."""
-
-    uow_factory: Callable[[], Any] = staticmethod(lambda: AccountAction.uow_factory())
-    today: Callable[[], dt.date] = staticmethod(lambda: AccountAction.today())
-    now: Callable[[], dt.datetime] = staticmethod(now)
-
-
 async def record_cancelled(tracker: Tracker, customer_id: str, loan_id: str) -> None:
     """Record that the customer cancelled before confirming, with what they had chosen so far."""
     await asyncio.to_thread(
         record_cancellation,
-        _Services.uow_factory,
+        AccountAction.uow_factory,
         customer_id,
         loan_id,
         tracker.get_slot("ext_reason") or "other",
         tracker.get_slot("ext_reason_text") or "",
         tracker.get_slot("ext_option"),
-        _Services.now(),
+        now(),
     )
 
 
@@ -99,7 +89,9 @@ class ActionPrepareExtension(Action):
             dispatcher.utter_message(response="utter_login_required")
             return unavailable
         try:
-            offers = await asyncio.to_thread(extension_offer, _Services.uow_factory, customer_id, _Services.today())
+            offers = await asyncio.to_thread(
+                extension_offer, AccountAction.uow_factory, customer_id, AccountAction.today()
+            )
         except NothingOverdue:
             dispatcher.utter_message(response="utter_extension_nothing_overdue")
             return unavailable
@@ -231,11 +223,11 @@ class ActionAskExtConfirmed(Action):
         try:
             plan = await asyncio.to_thread(
                 preview_terms,
-                _Services.uow_factory,
+                AccountAction.uow_factory,
                 customer_id,
                 tracker.get_slot("ext_loan_id"),
                 code,
-                _Services.today(),
+                AccountAction.today(),
             )
         except DomainError:
             dispatcher.utter_message(response="utter_service_unavailable")
@@ -273,15 +265,15 @@ class ActionSubmitExtension(Action):
                 return reset_form_slots()
             decision = await asyncio.to_thread(
                 submit_extension,
-                _Services.uow_factory,
+                AccountAction.uow_factory,
                 customer_id,
                 loan_id,
                 reason,
                 words,
                 option,
                 tracker.get_slot("ext_request_key") or tracker.sender_id,
-                _Services.today(),
-                _Services.now(),
+                AccountAction.today(),
+                now(),
             )
         except NothingOverdue:
             dispatcher.utter_message(response="utter_extension_nothing_overdue")
