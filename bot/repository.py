@@ -112,8 +112,12 @@ class LoanRepository:
         )
         return self.session.execute(stmt).scalars().all()
 
-    def flush(self) -> None:
+    def add_extension_request(self, request: ExtensionRequest) -> str:
+        """Store a request and give it its reference, EXT-<year>-<id>, which needs the id."""
+        self.session.add(request)
         self.session.flush()
+        request.reference = f"EXT-{request.created_at.year}-{request.id:06d}"
+        return request.reference
 
     def add(self, record: object) -> None:
         self.session.add(record)

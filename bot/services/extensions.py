@@ -257,9 +257,7 @@ def submit_extension(
                 idempotency_key=key,
                 created_at=now,
             )
-            uow.loans.add(request)
-            uow.loans.flush()
-            request.reference = f"EXT-{now.year}-{request.id:06d}"
+            uow.loans.add_extension_request(request)
             if plan is not None:
                 for instalment in overdue:
                     instalment.status = "rescheduled"
@@ -312,10 +310,8 @@ def record_cancellation(
                 idempotency_key=f"cancel:{uuid.uuid4().hex}",
                 created_at=now,
             )
-            uow.loans.add(request)
-            uow.loans.flush()
-            request.reference = f"EXT-{now.year}-{request.id:06d}"
+            reference = uow.loans.add_extension_request(request)
             uow.commit()
-            return request.reference
+            return reference
     except SQLAlchemyError as exc:
         raise RecordsUnavailable() from exc
