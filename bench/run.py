@@ -30,6 +30,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.service_latency import percentile  # noqa: E402
 from bench.service_latency import run as service_latency  # noqa: E402
 from bot import db  # noqa: E402
 from bot.migrate import upgrade  # noqa: E402
@@ -59,11 +60,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 async def conversation_worker(session, url, stop_at, latencies, errors, rng, worker):
