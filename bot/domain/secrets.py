@@ -8,7 +8,9 @@ from __future__ import annotations
 import re
 
 # English keywords whole words only: "Stopping worker [1234]" holds "pin" but no PIN.
-CODE_CONTEXT = re.compile(r"(验证码|校验码|动态码|密码|\bcode\b|\botp\b|\bpin\b|\bpassword\b)[^\d]{0,12}(\d{4,8})(?!\d)", re.I)
+CODE_CONTEXT = re.compile(
+    r"(验证码|校验码|动态码|密码|\bcode\b|\botp\b|\bpin\b|\bpassword\b)[^\d]{0,12}(\d{4,8})(?!\d)", re.I
+)
 PASSWORD = re.compile(r"(密码|口令|password|passcode)\s*(是|为|is|:|：|=)\s*([^\s，,。]{4,32})", re.I)
 CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
 CN_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
