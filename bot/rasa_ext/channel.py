@@ -28,6 +28,7 @@ from bot.domain.secrets import mask_secrets
 from bot.identity import ANONYMOUS_SENDER, customer_conversation, visitor_conversation
 from bot.language import detect_language, variation_text
 from bot.log_masking import install_log_masking
+from bot.rasa_ext import speedups
 from bot.settings import get_settings
 from bot.tokens import InvalidToken, verify
 
@@ -151,6 +152,7 @@ class InAppInput(InputChannel):
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         install_log_masking()
+        speedups.install()
         get_settings().refuse_unsafe_production()
         return cls()
 

@@ -32,8 +32,12 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.language import detect_language, normalise
+from bot.rasa_ext import speedups
 
 logger = logging.getLogger(__name__)
+
+# Every Rasa process imports this module when it loads the model (server workers, `rasa test`).
+speedups.install()
 
 
 def _is_noise(token: str) -> bool:

@@ -1,0 +1,109 @@
+"""A Redis ticket-lock store that stays correct when several Rasa processes share it.
+
+Rasa 3.6's ``RedisLockStore`` reads a conversation's ticket lock, changes it in Python and
+writes it back (``issue_ticket``, ``finish_serving``, ``update_lock``, ``cleanup``). Two
+workers that do this at the same moment both read the same lock: both get the same ticket
+number, or one deletes the lock while the other has just queued on it, and two messages of
+one conversation are then processed at once, so events are lost or interleaved (rasa issue
+9213; Rasa's own fix, ``ConcurrentRedisLockStore``, was reverted before 3.6).
+
+Here every read-modify-write runs as a Redis optimistic transaction (WATCH the key, MULTI,
+EXEC, retry when another worker changed it in between), so a ticket is issued, served and
+released exactly once whatever the number of workers. The lock key also carries a Redis
+expiry a minute past its last ticket, so a crashed worker cannot leave locks behind.
+
+endpoints (see endpoints.scaled.yml)::
+
+    lock_store:
+      type: bot.rasa_ext.lock_store.AtomicRedisLockStore
+      url: ${REDIS_URL}          # redis://[:password@]host:port/db, or a bare host as in Rasa
+      key_prefix: bot        # keys are bot:lock:<conversation id>
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from rasa.core.lock import TicketLock
+from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
+from rasa.utils.endpoints import EndpointConfig
+
+KEY_GRACE_SECONDS = 60
+
+
+class AtomicRedisLockStore(RedisLockStore):
+    def __init__(self, endpoint_config: EndpointConfig | None = None, **kwargs: Any) -> None:
+        if endpoint_config is not None:
+            kwargs = {"host": endpoint_config.url or "localhost", **endpoint_config.kwargs, **kwargs}
+        kwargs.pop("type", None)
+        host = str(kwargs.get("host", "localhost"))
+        if host.startswith(("redis://", "rediss://")):
+            from redis.connection import parse_url
+
+            parts = parse_url(kwargs.pop("host"))
+            kwargs.update(
+                host=parts.get("host", "localhost"),
+                port=parts.get("port", 6379),
+                db=parts.get("db", 0),
+                password=parts.get("password"),
+                use_ssl=host.startswith("rediss://"),
+            )
+        super().__init__(**kwargs)
+
+    def _key(self, conversation_id: str) -> str:
+        return self.key_prefix + conversation_id
+
+    def _change(self, conversation_id: str, change: Callable[[TicketLock], Any], create: bool = False) -> Any:
+        """Apply ``change`` to the stored lock atomically and return its first value.
+
+        ``change`` returns (result, delete): with delete true the lock is removed instead of saved.
+        Without a stored lock nothing happens (None), unless ``create`` asks for a new one.
+        """
+        key = self._key(conversation_id)
+
+        def transaction(pipe: Any) -> Any:
+            raw = pipe.get(key)
+            if raw:
+                lock = TicketLock.from_dict(json.loads(raw))
+            elif create:
+                lock = self.create_lock(conversation_id)
+            else:
+                return None
+            result, delete = change(lock)
+            pipe.multi()
+            if delete:
+                pipe.delete(key)
+            else:
+                pipe.set(key, lock.dumps(), px=_expiry_ms(lock))
+            return result
+
+        return self.red.transaction(transaction, key, value_from_callable=True)
+
+    def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
+        try:
+            return self._change(conversation_id, lambda lock: (lock.issue_ticket(lock_lifetime), False), create=True)
+        except Exception as e:  # as RedisLockStore: the caller sees a LockError
+            raise LockError(f"Error while acquiring lock. Error:\n{e}") from e
+
+    def update_lock(self, conversation_id: str) -> None:
+        self._change(conversation_id, lambda lock: (lock.remove_expired_tickets(), False))
+
+    def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
+        self._change(conversation_id, lambda lock: (lock.remove_ticket_for(ticket_number), False))
+
+    def cleanup(self, conversation_id: str, ticket_number: int) -> None:
+        """Release the ticket and drop the lock when nobody else holds a ticket, in one step."""
+
+        def release(lock: TicketLock) -> tuple[None, bool]:
+            lock.remove_ticket_for(ticket_number)
+            return None, not lock.is_someone_waiting()
+
+        self._change(conversation_id, release)
+
+
+def _expiry_ms(lock: TicketLock) -> int:
+    last = max((t.expires for t in lock.tickets), default=time.time())
+    return max(1, int((last - time.time() + KEY_GRACE_SECONDS) * 1000))

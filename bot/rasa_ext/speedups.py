@@ -1,0 +1,83 @@
+"""Two hot spots of Rasa 3.6's message loop, replaced by equivalent cached versions.
+
+Profiling the server under the benchmark's load (README, "Performance") showed that about
+half of the CPU time per message went to work that gives the same answer every time:
+
+- ``RemoteAction._validate_action_result`` calls ``jsonschema.validate``, which checks the
+  *schema* itself (a large meta-schema walk) before checking the action server's reply:
+  ~40 ms per custom action call on this machine. We check the schema once and keep the
+  validator; replies are validated exactly as before (same schema, same errors).
+- ``Event.resolve_by_type`` walks every subclass of ``Event`` (with ``inspect.isabstract``)
+  for each event it deserialises, i.e. for every event of a conversation on every message
+  the tracker store loads. We remember the class found for each type name; unknown names
+  behave as before (``default`` or ``ValueError``).
+
+``install()`` is idempotent; the in-app channel and the NLU components call it, so every
+Rasa worker process has it before its first message. ``BOT_RASA_SPEEDUPS=off`` leaves Rasa
+as shipped (the benchmark's stock baseline uses it; so could anyone who suspects them).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+_installed = False
+
+
+def install() -> None:
+    global _installed
+    if _installed or os.environ.get("BOT_RASA_SPEEDUPS", "on").lower() in {"off", "0", "false", "no"}:
+        return
+    _cache_action_response_validator()
+    _cache_event_type_resolution()
+    _installed = True
+
+
+def _cache_action_response_validator() -> None:
+    import jsonschema
+    from jsonschema import ValidationError
+    from rasa.core.actions.action import DOCS_BASE_URL, RemoteAction
+
+    schema = RemoteAction.action_response_format_spec()
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    validator = validator_class(schema)
+
+    def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
+        try:
+            validator.validate(result)
+            return True
+        except ValidationError as e:  # the same message Rasa adds
+            e.message += (
+                f". Failed to validate Action server response from API, "
+                f"make sure your response from the Action endpoint is valid. "
+                f"For more information about the format visit "
+                f"{DOCS_BASE_URL}/custom-actions"
+            )
+            raise e
+
+    RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+
+
+def _cache_event_type_resolution() -> None:
+    from rasa.shared.core.events import Event
+
+    original = Event.resolve_by_type
+    found: dict[str, type[Event]] = {}
+
+    def resolve_by_type(type_name: str, default: type[Event] | None = None) -> type[Event] | None:
+        cls = found.get(type_name)
+        if cls is not None:
+            return cls
+        try:
+            cls = original(type_name)
+        except ValueError:
+            if default is not None:
+                return default
+            raise
+        if cls is not None:  # None only for the legacy "topic" events
+            found[type_name] = cls
+        return cls
+
+    Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign,assignment]
