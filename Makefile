@@ -20,10 +20,11 @@ export PYTHONWARNINGS := ignore::DeprecationWarning
 export SANIC_HOST ?= 127.0.0.1
 RASA_HOST ?= 127.0.0.1
 
-.PHONY: help install db train run test test-python validate test-stories eval-nlu lint bench clean
+.PHONY: help install db train run run-scaled serve test test-python validate test-stories eval-nlu lint bench clean
 
 help:
 	@echo "make run       set everything up on a fresh machine and start the bot (Ctrl-C stops it)"
+	@echo "make run-scaled  the same with several Rasa workers over PostgreSQL and Redis (production setup)"
 	@echo "make test      set everything up and run every test (pytest, data validation, test stories)"
 	@echo "make eval-nlu  intent precision/recall/F1 per language on the held-out set"
 	@echo "make bench     load, latency, training, start-up and service benchmarks (bench/results.md)"
@@ -45,13 +46,27 @@ db: install
 train: install
 	$(RASA) train --quiet
 
-run: db train
-	@echo "Starting the action server on 127.0.0.1:$(ACTION_PORT) and Rasa on $(RASA_HOST):$(RASA_PORT) ..."
+ENDPOINTS ?= endpoints.yml
+
+# One Rasa process; conversations in memory, locks in memory (the embedded default).
+run: db train serve
+
+# Several Rasa workers (SANIC_WORKERS) sharing conversations in SQL (TRACKER_STORE_URL) and
+# per-conversation locks and rate limits in Redis (REDIS_URL). Development defaults below.
+run-scaled: ENDPOINTS = endpoints.scaled.yml
+run-scaled: export SANIC_WORKERS ?= 2
+run-scaled: export ACTION_WORKERS ?= 1
+run-scaled: export TRACKER_STORE_URL ?= postgresql://postgres@127.0.0.1:5432/test
+run-scaled: export REDIS_URL ?= redis://127.0.0.1:6379/1
+run-scaled: db train serve
+
+serve:
+	@echo "Starting the action server on 127.0.0.1:$(ACTION_PORT) and Rasa on $(RASA_HOST):$(RASA_PORT) ($(ENDPOINTS)) ..."
 	@trap 'kill 0' INT TERM EXIT; \
 	  $(PY) -m bot.rasa_ext.action_server --port $(ACTION_PORT) & \
 	  if [ -n "$$HANDOFF_WEBHOOK_URL" ]; then $(PY) -m bot tickets worker & fi; \
 	  $(RASA) run --interface $(RASA_HOST) --port $(RASA_PORT) --credentials credentials.yml \
-	    --endpoints endpoints.yml --model models & \
+	    --endpoints $(ENDPOINTS) --model models & \
 	  wait
 
 test: db train test-python validate test-stories

@@ -3,7 +3,7 @@
 rasa_sdk 3.6 has no authentication of its own; this wraps its Sanic app with a check of the
 ``Authorization: Bearer <ACTION_SERVER_TOKEN>`` header that Rasa sends (endpoints.yml).
 
-    python -m bot.rasa_ext.action_server --port 5055 [--host 127.0.0.1]
+    python -m bot.rasa_ext.action_server --port 5055 [--host 127.0.0.1] [--workers 1]
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("ACTION_PORT", "5055")))
     parser.add_argument("--host", default=os.environ.get("ACTION_HOST", "127.0.0.1"))
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("ACTION_WORKERS", "1")))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-8s %(name)s - %(message)s")
     install_log_masking()
@@ -49,7 +50,7 @@ def main() -> None:
     settings.refuse_unsafe_production()
     app = locked_app(settings.action_server_token)
     logger.info("Action server on http://%s:%s (token required)", args.host, args.port)
-    app.run(host=args.host, port=args.port, workers=1, access_log=False, motd=False)
+    app.run(host=args.host, port=args.port, workers=max(1, args.workers), access_log=False, motd=False)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,6 @@ import datetime as dt
 import hmac
 import json
 import logging
-import os
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -29,6 +26,7 @@ from bot.identity import ANONYMOUS_SENDER, customer_conversation, visitor_conver
 from bot.language import detect_language, variation_text
 from bot.log_masking import install_log_masking
 from bot.rasa_ext import speedups
+from bot.rasa_ext.limits import limits_from_environment
 from bot.settings import get_settings
 from bot.tokens import InvalidToken, verify
 
@@ -101,33 +99,6 @@ def _inbox(conversation_id: str) -> list[dict[str, Any]]:
 REPLY_TIMEOUT_SECONDS = 4.5
 
 
-class RateLimits:
-    """Sliding one-minute windows per client address and per conversation (per server process)."""
-
-    def __init__(self, per_ip: int, per_conversation: int) -> None:
-        self.per_ip, self.per_conversation = per_ip, per_conversation
-        self._hits: dict[str, deque[float]] = {}
-
-    def allow(self, key: str, limit: int, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        window = self._hits.setdefault(key, deque())
-        while window and window[0] <= now - 60:
-            window.popleft()
-        if len(window) >= limit:
-            return False
-        window.append(now)
-        if len(self._hits) > 100_000:  # forget idle keys so the table cannot grow without bound
-            for k in [k for k, w in self._hits.items() if not w or w[-1] <= now - 60]:
-                del self._hits[k]
-        return True
-
-
-limits = RateLimits(
-    per_ip=int(os.environ.get("RATE_LIMIT_PER_IP", "120")),
-    per_conversation=int(os.environ.get("RATE_LIMIT_PER_CONVERSATION", "30")),
-)
-
-
 async def _paused(request: Request, conversation_id: str) -> bool:
     """Whether a person has the conversation (the bot is paused), so silence is expected."""
     try:
@@ -159,6 +130,7 @@ class InAppInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         hook = Blueprint("inapp_webhook", __name__)
         secret = get_settings().jwt_secret
+        limits = limits_from_environment()
 
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -166,19 +138,17 @@ class InAppInput(InputChannel):
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            if not limits.allow(f"ip:{request.remote_addr or request.ip}", limits.per_ip):
-                return response.json(
-                    {"error": "too many requests from this address; try again in a minute"}, status=429
-                )
+            refused = await limits.check("ip", request.remote_addr or request.ip)
+            if refused:
+                return response.json({"error": refused}, status=429)
             try:
                 body = parse_body(request.body)
                 conversation_id, customer_id = conversation_for(request.headers.get("authorization"), body, secret)
             except BadRequest as exc:
                 return response.json({"error": exc.error}, status=exc.status)
-            if not limits.allow(f"conversation:{conversation_id}", limits.per_conversation):
-                return response.json(
-                    {"error": "too many messages in this conversation; try again in a minute"}, status=429
-                )
+            refused = await limits.check("conversation", conversation_id)
+            if refused:
+                return response.json({"error": refused}, status=429)
             text = body["message"]
             language = detect_language(text) or "zh"
             replies: list[dict[str, Any]] = []

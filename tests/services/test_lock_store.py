@@ -12,7 +12,7 @@ from rasa.core.lock import TicketLock
 from rasa.core.lock_store import RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.rasa_ext.lock_store import AtomicRedisLockStore
+from bot.rasa_ext.lock_store import POLL_SECONDS, AtomicRedisLockStore
 
 REDIS_URL = "redis://127.0.0.1:6379/1"
 
@@ -141,3 +141,38 @@ def test_updating_or_releasing_a_missing_lock_changes_nothing(prefix: str) -> No
     s.finish_serving("none", 3)
     s.cleanup("none", 3)
     assert s.get_lock("none") is None
+
+
+async def test_a_queued_message_polls_the_lock_often_not_once_a_second(
+    prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rasa's default poll is one second; ours re-checks every POLL_SECONDS."""
+    import types
+
+    import rasa.core.lock_store as rasa_lock_store
+
+    waits: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recording_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await real_sleep(seconds)
+
+    monkeypatch.setattr(rasa_lock_store, "asyncio", types.SimpleNamespace(sleep=recording_sleep))
+    s = store(prefix)
+    order: list[str] = []
+
+    async def first() -> None:
+        async with s.lock("quick"):
+            order.append("first in")
+            await real_sleep(0.05)
+            order.append("first out")
+
+    async def second() -> None:
+        await real_sleep(0.01)
+        async with s.lock("quick"):
+            order.append("second in")
+
+    await asyncio.gather(first(), second())
+    assert order == ["first in", "first out", "second in"]
+    assert waits and set(waits) == {POLL_SECONDS}

@@ -5,15 +5,36 @@ import logging
 import pytest
 
 from bot.log_masking import MaskingFilter, mask_for_logs
-from bot.rasa_ext.channel import RateLimits
+from bot.rasa_ext.limits import Limit, MemoryCounters, RateLimits
 from bot.settings import DEV_ACTION_SERVER_TOKEN, DEV_JWT_SECRET, load_settings
 
+LIMITS = (
+    Limit("conversation", 2, 60, "per minute"),
+    Limit("conversation", 3, 86_400, "per day"),
+    Limit("ip", 5, 60, "per address"),
+)
 
-def test_a_sliding_window_allows_the_limit_per_minute_and_then_refuses():
-    limits = RateLimits(per_ip=3, per_conversation=2)
-    assert [limits.allow("c", 2, now=t) for t in (0, 1, 2)] == [True, True, False]
-    assert limits.allow("c", 2, now=61) is True  # the first hit left the window
-    assert limits.allow("other", 2, now=2) is True  # keys are independent
+
+async def test_a_window_allows_its_limit_and_then_refuses():
+    limits = RateLimits(LIMITS, MemoryCounters())
+    assert [await limits.check("conversation", "c", now=t) for t in (0, 1, 2)] == [None, None, "per minute"]
+    assert await limits.check("conversation", "other", now=2) is None  # keys are independent
+    assert await limits.check("ip", "c", now=2) is None  # and so are scopes
+
+
+async def test_the_daily_cap_holds_across_minutes_until_the_next_day():
+    limits = RateLimits(LIMITS, MemoryCounters())
+    answers = [await limits.check("conversation", "c", now=t) for t in (0, 60, 120, 180)]
+    assert answers == [None, None, None, "per day"]
+    assert await limits.check("conversation", "c", now=86_400) is None
+
+
+async def test_the_in_memory_table_forgets_finished_windows():
+    counters = MemoryCounters(max_keys=10)
+    limits = RateLimits(LIMITS[:1], counters)
+    for k in range(30):
+        await limits.check("conversation", f"c{k}", now=k * 60)
+    assert len(counters._windows) <= 11
 
 
 def test_development_mode_accepts_the_development_secrets(monkeypatch):

@@ -41,5 +41,9 @@ def test_unknown_event_types_behave_as_before() -> None:
 
 
 def test_events_round_trip() -> None:
-    events = [UserUttered("hi", {"name": "greet", "confidence": 1.0}), ActionExecuted("utter_greet"), SlotSet("language", "en")]
+    events = [
+        UserUttered("hi", {"name": "greet", "confidence": 1.0}),
+        ActionExecuted("utter_greet"),
+        SlotSet("language", "en"),
+    ]
     assert [Event.from_parameters(e.as_dict()) for e in events] == events

@@ -1,0 +1,172 @@
+"""Two Rasa servers with endpoints.scaled.yml: one conversation store in PostgreSQL, locks in Redis.
+
+Concurrent messages to one conversation, spread over both servers, must each be processed
+once and whole: every message stored once, each followed by its own answers before the next
+message starts (rasa issue 9213 loses or interleaves them with Rasa's RedisLockStore).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+from sqlalchemy import create_engine, text
+
+from bot import db
+from bot.migrate import upgrade
+from bot.seed import load_demo
+from bot.tokens import mint
+from tests.conftest import POSTGRES_ADMIN_URL, TODAY
+from tests.integration.conftest import ACTION_TOKEN, BIN, ROOT, SECRET, _wait, free_port
+
+REDIS_URL = "redis://127.0.0.1:6379/1"
+MESSAGES = [
+    "罚息怎么算",
+    "how do I repay",
+    "我现在欠多少钱",
+    "will this affect my credit report",
+    "怎么设置自动还款",
+    "how much do I owe?",
+    "逾期会影响征信吗",
+    "how is the late fee calculated",
+]
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory) -> Iterator[dict]:
+    try:
+        redis.Redis.from_url(REDIS_URL).ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis at {REDIS_URL} is required for this test: {exc}")
+    models = sorted((ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        pytest.fail("no trained model in models/: run `make train` (make test does) first")
+    work = tmp_path_factory.mktemp("scaled")
+    name = f"bot_scaled_{uuid.uuid4().hex[:10]}"
+    with create_engine(POSTGRES_ADMIN_URL, future=True, isolation_level="AUTOCOMMIT").connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+    with db.session_factory(url)() as session:
+        load_demo(session, TODAY)
+        session.commit()
+    db.dispose_all()
+
+    action_port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in {"HANDOFF_WEBHOOK_URL", "SANIC_WORKERS"}},
+        "DATABASE_URL": url,
+        "TRACKER_STORE_URL": url.replace("+psycopg2", ""),
+        "REDIS_URL": REDIS_URL,
+        "BOT_TODAY": TODAY.isoformat(),
+        "BOT_JWT_SECRET": SECRET,
+        "ACTION_PORT": str(action_port),
+        "ACTION_SERVER_TOKEN": ACTION_TOKEN,
+        "SANIC_HOST": "127.0.0.1",
+        "RASA_TELEMETRY_ENABLED": "false",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+    processes: list[tuple[subprocess.Popen, str, Path]] = []
+    log = work / "actions.log"
+    with log.open("w") as out:
+        action = subprocess.Popen(
+            [sys.executable, "-m", "bot.rasa_ext.action_server", "--port", str(action_port)],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    processes.append((action, f"http://127.0.0.1:{action_port}/health", log))
+    webhooks = []
+    for k in range(2):
+        port, log = free_port(), work / f"rasa{k}.log"
+        with log.open("w") as out:
+            server = subprocess.Popen(
+                [str(BIN / "rasa"), "run", "--interface", "127.0.0.1", "--port", str(port), "--credentials",
+                 "credentials.yml", "--endpoints", "endpoints.scaled.yml", "--model", str(models[-1])],
+                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        processes.append((server, f"http://127.0.0.1:{port}/webhooks/inapp/", log))
+        webhooks.append(f"http://127.0.0.1:{port}/webhooks/inapp/webhook")
+    try:
+        for process, health, log in processes:
+            _wait(health, process, log)
+        yield {"webhooks": webhooks, "database_url": url}
+    finally:
+        for process, _, _ in processes:
+            process.terminate()
+        for process, _, _ in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        db.dispose_all()
+        with create_engine(POSTGRES_ADMIN_URL, future=True, isolation_level="AUTOCOMMIT").connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def stored_events(database_url: str, sender: str) -> list[dict]:
+    engine = create_engine(database_url, future=True)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT data FROM events WHERE sender_id = :s ORDER BY id"), {"s": sender}
+            ).scalars()
+            return [json.loads(r) for r in rows]
+    finally:
+        engine.dispose()
+
+
+def test_concurrent_messages_to_one_conversation_across_two_servers_are_each_handled_once_and_whole(servers):
+    customer = "C1001"
+    headers = {"Authorization": f"Bearer {mint(customer, SECRET)}"}
+    # The conversation exists before the burst (as in the app: the customer has opened the chat).
+    first = requests.post(servers["webhooks"][0], json={"message": "你好"}, headers=headers, timeout=30)
+    assert first.status_code == 200 and first.json()
+
+    replies: dict[str, list[dict]] = {}
+    start = threading.Barrier(len(MESSAGES))
+
+    def send(k: int, message: str) -> None:
+        start.wait()
+        reply = requests.post(servers["webhooks"][k % 2], json={"message": message}, headers=headers, timeout=30)
+        assert reply.status_code == 200, reply.text
+        replies[message] = reply.json()
+
+    threads = [threading.Thread(target=send, args=(k, m)) for k, m in enumerate(MESSAGES)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(replies) == set(MESSAGES)
+    for message, answer in replies.items():
+        apology = [
+            m for m in answer if "系统暂时无法" in m["text"] or "can't look up your loans right now" in m["text"]
+        ]
+        assert answer and not apology, (message, answer)
+
+    events = stored_events(servers["database_url"], f"customer:{customer}")
+    user_texts = [e["text"] for e in events if e["event"] == "user"]
+    assert sorted(user_texts) == sorted(["你好", *MESSAGES])  # each message stored exactly once
+    # Each message's turn is whole: the next user message comes only after the bot listened again.
+    for k, event in enumerate(events):
+        if event["event"] == "user" and k > 0:
+            previous_action = next(e for e in reversed(events[:k]) if e["event"] == "action")
+            assert previous_action["name"] == "action_listen", (event["text"], previous_action)
+    # And the answers stored are the answers each sender received, turn by turn.
+    turns: dict[str, list[str]] = {}
+    current = None
+    for event in events:
+        if event["event"] == "user":
+            current = event["text"]
+            turns[current] = []
+        elif event["event"] == "bot" and current is not None:
+            turns[current].append(event.get("text") or "")
+    for message in MESSAGES:
+        assert turns[message] == [m.get("text") or "" for m in replies[message] if m.get("from") is None], message
