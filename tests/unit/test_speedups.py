@@ -47,3 +47,29 @@ def test_events_round_trip() -> None:
         SlotSet("language", "en"),
     ]
     assert [Event.from_parameters(e.as_dict()) for e in events] == events
+
+
+async def test_calls_to_the_action_server_reuse_one_connection() -> None:
+    from aiohttp import web
+    from rasa.utils.endpoints import EndpointConfig
+
+    peers: list[object] = []
+
+    async def webhook(request: web.Request) -> web.Response:
+        peers.append(request.transport.get_extra_info("peername"))
+        return web.json_response({"events": [], "responses": []})
+
+    app = web.Application()
+    app.router.add_post("/webhook", webhook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", headers={"Authorization": "Bearer t"})
+        for _ in range(3):
+            assert await endpoint.request(json={"next_action": "x"}) == {"events": [], "responses": []}
+        assert len(peers) == 3 and len(set(peers)) == 1  # one TCP connection, kept alive
+    finally:
+        await runner.cleanup()
