@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot {migrate,seed,token,chat}``."""
+"""Command line: ``python -m bot {migrate,seed,token,chat,cases,notices,tickets,conversations}``."""
 
 from __future__ import annotations
 
@@ -172,6 +172,24 @@ def _cmd_tickets(args: argparse.Namespace) -> int:
         time.sleep(args.interval)
 
 
+def _cmd_conversations(args: argparse.Namespace) -> int:
+    import os
+
+    from bot.conversations import prune
+
+    url = args.url or os.environ.get("TRACKER_STORE_URL")
+    if not url:
+        print("give --url or set TRACKER_STORE_URL (an SQL tracker store)", file=sys.stderr)
+        return 2
+    if args.days < 1:
+        print("--days must be at least 1", file=sys.stderr)
+        return 2
+    cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=args.days)
+    count = prune(url, cutoff, dry_run=args.dry_run)
+    print(f"{'would remove' if args.dry_run else 'removed'} {count} event(s) older than {cutoff:%Y-%m-%d %H:%M} UTC")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Overdue-notice support assistant tools.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -212,6 +230,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--once", action="store_true", help="worker: one delivery pass, then exit")
     p.add_argument("--interval", type=float, default=2.0, help="worker: seconds between passes")
     p.set_defaults(func=_cmd_tickets)
+
+    p = sub.add_parser("conversations", help="retention for conversations in an SQL tracker store")
+    p.add_argument("action", choices=["prune"])
+    p.add_argument("--days", type=int, required=True, help="keep what the bot still sees and the last N days")
+    p.add_argument("--url", help="SQLAlchemy URL of the tracker store (default: $TRACKER_STORE_URL)")
+    p.add_argument("--dry-run", action="store_true", help="count only")
+    p.set_defaults(func=_cmd_conversations)
 
     args = parser.parse_args(argv)
     try:

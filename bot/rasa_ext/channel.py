@@ -26,6 +26,7 @@ from bot.identity import ANONYMOUS_SENDER, customer_conversation, visitor_conver
 from bot.language import detect_language, variation_text
 from bot.log_masking import install_log_masking
 from bot.rasa_ext import speedups
+from bot.rasa_ext.inbox_hints import MemoryHints, RedisHints, hints_from_environment
 from bot.rasa_ext.limits import limits_from_environment
 from bot.settings import get_settings
 from bot.tokens import InvalidToken, verify
@@ -131,6 +132,7 @@ class InAppInput(InputChannel):
         hook = Blueprint("inapp_webhook", __name__)
         secret = get_settings().jwt_secret
         limits = limits_from_environment()
+        hints = hints_from_environment()
 
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -183,7 +185,7 @@ class InAppInput(InputChannel):
                         "text": _response_text(request, "utter_service_unavailable", language),
                     }
                 )
-            inbox = await asyncio.to_thread(_inbox, conversation_id)
+            inbox = await asyncio.to_thread(_inbox, conversation_id) if await hints.take(conversation_id) else []
             return response.json([_public(m) for m in replies + collector.messages + inbox])
 
         @hook.route("/inbox", methods=["POST"])
@@ -197,22 +199,23 @@ class InAppInput(InputChannel):
                 return response.json({"error": exc.error}, status=exc.status)
             except ValueError:
                 return response.json({"error": "body must be a JSON object"}, status=400)
+            await hints.take(conversation_id)
             return response.json(await asyncio.to_thread(_inbox, conversation_id))
 
         @hook.route("/agent/messages", methods=["POST"])
         async def agent_message(request: Request) -> HTTPResponse:
             """An agent writes to the customer: {"conversation_id", "text"}; the app receives it via the channel."""
-            return await _agent_call(request, on_new_message, resume=False)
+            return await _agent_call(request, hints, resume=False)
 
         @hook.route("/agent/resume", methods=["POST"])
         async def agent_resume(request: Request) -> HTTPResponse:
             """The agent hands the conversation back to the bot: {"conversation_id"}."""
-            return await _agent_call(request, on_new_message, resume=True)
+            return await _agent_call(request, hints, resume=True)
 
         return hook
 
 
-async def _agent_call(request: Request, on_new_message: Any, resume: bool) -> HTTPResponse:
+async def _agent_call(request: Request, hints: MemoryHints | RedisHints, resume: bool) -> HTTPResponse:
     from bot.services.handoff import post_agent_message
 
     token = get_settings().agent_api_token
@@ -236,6 +239,7 @@ async def _agent_call(request: Request, on_new_message: Any, resume: bool) -> HT
         if not isinstance(text, str) or not text.strip() or len(text) > MAX_MESSAGE_CHARS:
             return response.json({"error": "'text' must be 1-2000 characters"}, status=400)
         await asyncio.to_thread(post_agent_message, _uow_factory(), conversation_id, text, "agent", dt.datetime.now())
+        await hints.mark(conversation_id)
         return response.json({"status": "queued"})
     async with agent.lock_store.lock(conversation_id):
         tracker = await agent.processor.get_tracker(conversation_id)
@@ -246,6 +250,7 @@ async def _agent_call(request: Request, on_new_message: Any, resume: bool) -> HT
         await agent.processor.save_tracker(tracker)
     text = _response_text(request, "utter_handback", tracker.get_slot("language") or "zh")
     await asyncio.to_thread(post_agent_message, _uow_factory(), conversation_id, text, "bot", dt.datetime.now())
+    await hints.mark(conversation_id)
     return response.json({"status": "resumed"})
 
 

@@ -17,6 +17,11 @@ half of the CPU time per message went to work that gives the same answer every t
   keep-alive connections recycled after 2 s (below Sanic's 5 s keep-alive, so a connection
   the action server is about to close is not reused).
 
+- Every prediction runs the model graph through ``dask.get``, which rebuilds and schedules
+  a task graph on each call. The graph is a small fixed pipeline; ``sequential_runner_class()``
+  runs the same nodes in a cached dependency order, one after the other, as dask's
+  synchronous scheduler does.
+
 ``install()`` is idempotent; the in-app channel and the NLU components call it, so every
 Rasa worker process has it before its first message. ``BOT_RASA_SPEEDUPS=off`` leaves Rasa
 as shipped (the benchmark's stock baseline uses it; so could anyone who suspects them).
@@ -24,6 +29,7 @@ as shipped (the benchmark's stock baseline uses it; so could anyone who suspects
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -37,6 +43,7 @@ def install() -> None:
     _cache_action_response_validator()
     _cache_event_type_resolution()
     _reuse_action_server_connections()
+    _run_graphs_sequentially()
     _installed = True
 
 
@@ -128,3 +135,66 @@ def _reuse_action_server_connections() -> None:
         return _Borrowed(shared)
 
     EndpointConfig.session = session  # type: ignore[method-assign]
+
+
+def _run_graphs_sequentially() -> None:
+    import rasa.core.processor
+
+    rasa.core.processor.DaskGraphRunner = sequential_runner_class()  # type: ignore[attr-defined,misc]
+
+
+@functools.lru_cache(maxsize=1)
+def sequential_runner_class() -> type:
+    from rasa.engine.exceptions import GraphRunError
+    from rasa.engine.runner.dask import DaskGraphRunner
+
+    class SequentialGraphRunner(DaskGraphRunner):
+        """DaskGraphRunner's nodes and results, without building a dask graph per call."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._plans: dict[tuple[str, ...], list[tuple[str, list[str]]]] = {}
+
+        def _plan(self, targets: list[str]) -> list[tuple[str, list[str]]]:
+            key = tuple(targets)
+            plan = self._plans.get(key)
+            if plan is None:
+                schema = self._graph_schema.minimal_graph_schema(targets)
+                order: list[tuple[str, list[str]]] = []
+                placed: set[str] = set()
+
+                def place(name: str) -> None:
+                    if name in placed or name not in schema.nodes:
+                        return
+                    placed.add(name)
+                    needs = list(schema.nodes[name].needs.values())
+                    for dependency in needs:
+                        place(dependency)
+                    order.append((name, needs))
+
+                for target in targets:
+                    place(target)
+                plan = self._plans[key] = order
+            return plan
+
+        def run(self, inputs: dict[str, Any] | None = None, targets: list[str] | None = None) -> dict[str, Any]:
+            run_targets = targets if targets else self._graph_schema.target_names
+            plan = self._plan(run_targets)
+            results: dict[str, Any] = {}
+            for name, value in (inputs or {}).items():
+                if isinstance(value, str) and value in self._graph_schema.nodes:
+                    raise GraphRunError(
+                        f"Input value '{value}' clashes with a node name. Make sure "
+                        f"that none of the input names passed to the `run` method are the "
+                        f"same as node names in the graph schema."
+                    )
+                results[name] = (name, value)
+            try:
+                for name, needs in plan:
+                    # as dask does: an unresolved dependency is passed as its name
+                    results[name] = self._instantiated_nodes[name](*(results.get(n, n) for n in needs))
+            except RuntimeError as e:
+                raise GraphRunError("Error running runner.") from e
+            return dict(results[t] for t in run_targets)
+
+    return SequentialGraphRunner

@@ -49,6 +49,29 @@ def test_the_action_server_refuses_calls_without_the_shared_token(bot):
     )
 
 
+def test_the_action_server_answers_from_its_own_domain_when_rasa_sends_none(bot):
+    """endpoints.yml turns Rasa's domain off (enable_selective_domain); the texts must not suffer."""
+    body = {
+        "next_action": "action_ask_ext_option",
+        "sender_id": "customer:C1001",
+        "tracker": {
+            "sender_id": "customer:C1001",
+            "events": [],
+            "slots": {"language": "en", "customer_id": "C1001"},
+            "latest_message": {},
+        },
+        "version": "3.6.21",
+    }
+    reply = requests.post(
+        f"{bot.action_url}/webhook", json=body, headers={"Authorization": f"Bearer {ACTION_TOKEN}"}, timeout=10
+    )
+    assert reply.status_code == 200, reply.text
+    [message] = reply.json()["responses"]
+    titles = [b["title"] for b in message["buttons"]]
+    assert titles and all(titles), titles  # rendered from domain.yml responses, in English
+    assert any("day" in t.lower() for t in titles) and any("month" in t.lower() for t in titles), titles
+
+
 def test_volunteered_secrets_are_warned_about_and_never_reach_the_tracker_store_or_the_logs(bot):
     replies = bot.say(
         "我的验证码是482913，卡号4111111111111111，身份证11010519491231002X，密码是hunter2x", customer="C1001"
