@@ -75,45 +75,49 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def conversation_worker(session, url, stop_at, latencies, errors, rng, worker):
+async def conversation_worker(url, stop_at, latencies, errors, rng, worker):
+    """One simulated app after another; each conversation uses its own keep-alive connection,
+    as each customer's phone would (so connections spread over the server's workers)."""
     n = 0
     while time.monotonic() < stop_at:
-        n += 1
-        if rng.random() < 0.75:
-            customer = f"S{rng.randrange(5000):07d}"
-            headers = {"Authorization": f"Bearer {mint(customer, SECRET)}"}
-            script, extra = rng.choice(SCRIPTS_CUSTOMER), {}
-        else:
-            headers, script = {}, rng.choice(SCRIPTS_VISITOR)
-            extra = {"sender": f"bench_{worker}_{n}_{rng.randrange(10**9)}"}
-        for message in script:
-            if time.monotonic() >= stop_at:
-                return
-            t0 = time.perf_counter()
-            try:
-                async with session.post(url, json={"message": message, **extra}, headers=headers) as reply:
-                    await reply.read()
-                    if reply.status != 200:
-                        errors.append(reply.status)
-            except aiohttp.ClientError as exc:
-                errors.append(type(exc).__name__)
-            latencies.append((time.perf_counter() - t0) * 1000)
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+            n = await conversation(session, url, stop_at, latencies, errors, rng, worker, n)
+
+
+async def conversation(session, url, stop_at, latencies, errors, rng, worker, n) -> int:
+    """One conversation of a random script; returns the conversation counter."""
+    n += 1
+    if rng.random() < 0.75:
+        customer = f"S{rng.randrange(5000):07d}"
+        headers = {"Authorization": f"Bearer {mint(customer, SECRET)}"}
+        script, extra = rng.choice(SCRIPTS_CUSTOMER), {}
+    else:
+        headers, script = {}, rng.choice(SCRIPTS_VISITOR)
+        extra = {"sender": f"bench_{worker}_{n}_{rng.randrange(10**9)}"}
+    for message in script:
+        if time.monotonic() >= stop_at:
+            return n
+        t0 = time.perf_counter()
+        try:
+            async with session.post(url, json={"message": message, **extra}, headers=headers) as reply:
+                await reply.read()
+                if reply.status != 200:
+                    errors.append(reply.status)
+        except aiohttp.ClientError as exc:
+            errors.append(type(exc).__name__)
+        latencies.append((time.perf_counter() - t0) * 1000)
+    return n
 
 
 async def load(url: str, concurrency: int, seconds: float) -> dict[str, float]:
     latencies: list[float] = []
     errors: list = []
-    timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=concurrency)) as session:
-        started = time.monotonic()
-        stop_at = started + seconds
-        await asyncio.gather(
-            *(
-                conversation_worker(session, url, stop_at, latencies, errors, random.Random(k), k)
-                for k in range(concurrency)
-            )
-        )
-        elapsed = time.monotonic() - started
+    started = time.monotonic()
+    stop_at = started + seconds
+    await asyncio.gather(
+        *(conversation_worker(url, stop_at, latencies, errors, random.Random(k), k) for k in range(concurrency))
+    )
+    elapsed = time.monotonic() - started
     return {
         "concurrency": concurrency,
         "messages": len(latencies),

@@ -28,7 +28,7 @@ def prune(url: str, cutoff: dt.datetime, dry_run: bool = False) -> int:
             .scalar_subquery()
         )
         still_active = exists().where(
-            recent.c.sender_id == events.c.sender_id, recent.c.timestamp >= cutoff.timestamp()
+            and_(recent.c.sender_id == events.c.sender_id, recent.c.timestamp >= cutoff.timestamp())
         )
         condition = and_(
             events.c.timestamp < cutoff.timestamp(),

@@ -11,6 +11,9 @@ Here every read-modify-write runs as a Redis optimistic transaction (WATCH the k
 EXEC, retry when another worker changed it in between), so a ticket is issued, served and
 released exactly once whatever the number of workers. The lock key also carries a Redis
 expiry a minute past its last ticket, so a crashed worker cannot leave locks behind.
+``lock()``, the only method Rasa's message handling uses, runs on the asyncio Redis client so
+that waiting on Redis never blocks the worker's event loop; the blocking methods of Rasa's
+interface remain, with the same transactions.
 
 endpoints (see endpoints.scaled.yml)::
 
@@ -22,14 +25,17 @@ endpoints (see endpoints.scaled.yml)::
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
+from redis.exceptions import WatchError
 
 KEY_GRACE_SECONDS = 60
 # Rasa polls a busy lock once a second; a customer who sends two messages quickly would wait
@@ -85,10 +91,77 @@ class AtomicRedisLockStore(RedisLockStore):
 
         return self.red.transaction(transaction, key, value_from_callable=True)
 
-    def lock(  # type: ignore[override]
+    @asynccontextmanager
+    async def lock(  # type: ignore[override]
         self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME, wait_time_in_seconds: float = POLL_SECONDS
-    ) -> Any:
-        return super().lock(conversation_id, lock_lifetime, wait_time_in_seconds)
+    ) -> AsyncIterator[TicketLock]:
+        """Rasa's ticket lock (issue, wait for our turn, release), without blocking the loop."""
+        try:
+            ticket = await self._achange(conversation_id, lambda lock: (lock.issue_ticket(lock_lifetime), False), True)
+        except Exception as e:
+            raise LockError(f"Error while acquiring lock. Error:\n{e}") from e
+        try:
+            yield await self._aacquire(conversation_id, ticket, wait_time_in_seconds)
+        finally:
+            await self._achange(conversation_id, _release(ticket))
+
+    async def _aacquire(self, conversation_id: str, ticket: int, wait: float) -> TicketLock:
+        client = self._aclient()
+        while True:
+            raw = await client.get(self._key(conversation_id))
+            if not raw:  # expired meanwhile
+                break
+            lock = TicketLock.from_dict(json.loads(raw))
+            if not lock.is_locked(ticket):
+                return lock
+            await asyncio.sleep(wait)
+            await self._achange(conversation_id, lambda lock: (lock.remove_expired_tickets(), False))
+        raise LockError(f"Could not acquire lock for conversation_id '{conversation_id}'.")
+
+    def _aclient(self) -> Any:
+        """One asyncio client per event loop, with this store's connection settings."""
+        from redis import asyncio as aioredis
+
+        loop = id(asyncio.get_running_loop())
+        clients = self.__dict__.setdefault("_aclients", {})
+        if loop not in clients:
+            kwargs = self.red.connection_pool.connection_kwargs
+            clients[loop] = aioredis.Redis(
+                host=kwargs.get("host", "localhost"),
+                port=kwargs.get("port", 6379),
+                db=kwargs.get("db", 0),
+                username=kwargs.get("username"),
+                password=kwargs.get("password"),
+                ssl=self.red.connection_pool.connection_class.__name__ == "SSLConnection",
+                socket_timeout=kwargs.get("socket_timeout"),
+            )
+        return clients[loop]
+
+    async def _achange(self, conversation_id: str, change: Callable[[TicketLock], Any], create: bool = False) -> Any:
+        """``_change`` on the asyncio client."""
+        key = self._key(conversation_id)
+        async with self._aclient().pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(key)
+                    raw = await pipe.get(key)
+                    if raw:
+                        lock = TicketLock.from_dict(json.loads(raw))
+                    elif create:
+                        lock = self.create_lock(conversation_id)
+                    else:
+                        await pipe.reset()
+                        return None
+                    result, delete = change(lock)
+                    pipe.multi()
+                    if delete:
+                        pipe.delete(key)
+                    else:
+                        pipe.set(key, lock.dumps(), px=_expiry_ms(lock))
+                    await pipe.execute()
+                    return result
+                except WatchError:
+                    continue
 
     def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
         try:
@@ -104,12 +177,15 @@ class AtomicRedisLockStore(RedisLockStore):
 
     def cleanup(self, conversation_id: str, ticket_number: int) -> None:
         """Release the ticket and drop the lock when nobody else holds a ticket, in one step."""
+        self._change(conversation_id, _release(ticket_number))
 
-        def release(lock: TicketLock) -> tuple[None, bool]:
-            lock.remove_ticket_for(ticket_number)
-            return None, not lock.is_someone_waiting()
 
-        self._change(conversation_id, release)
+def _release(ticket_number: int) -> Callable[[TicketLock], tuple[None, bool]]:
+    def release(lock: TicketLock) -> tuple[None, bool]:
+        lock.remove_ticket_for(ticket_number)
+        return None, not lock.is_someone_waiting()
+
+    return release
 
 
 def _expiry_ms(lock: TicketLock) -> int:

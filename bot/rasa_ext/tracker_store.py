@@ -3,8 +3,9 @@
 endpoints.scaled.yml uses Redis (measured faster: README, "Performance")::
 
     tracker_store:
-      type: bot.rasa_ext.tracker_store.UrlRedisTrackerStore
+      type: bot.rasa_ext.tracker_store.RedisEventTrackerStore
       url: ${REDIS_URL}             # redis://[:password@]host:port/db
+      key_prefix: bot
       record_exp: 7776000           # a conversation expires 90 days after its last message
 
 or PostgreSQL (``python -m bot conversations prune`` applies the retention period there)::
@@ -16,11 +17,17 @@ or PostgreSQL (``python -m bot conversations prune`` applies the retention perio
 
 from __future__ import annotations
 
+import itertools
+import json
+from collections.abc import Iterable
 from typing import Any
 
 from rasa.core.brokers.broker import EventBroker
-from rasa.core.tracker_store import RedisTrackerStore, SQLTrackerStore
+from rasa.core.tracker_store import SerializedTrackerAsText, SQLTrackerStore, TrackerStore
+from rasa.shared.core.constants import ACTION_SESSION_START_NAME
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, Event
+from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.engine import make_url
 
 
@@ -53,28 +60,97 @@ class UrlSQLTrackerStore(SQLTrackerStore):
         )
 
 
-class UrlRedisTrackerStore(RedisTrackerStore):
+class RedisEventTrackerStore(TrackerStore, SerializedTrackerAsText):
+    """Each conversation is a Redis list of its events, appended to and never rewritten.
+
+    Rasa's RedisTrackerStore keeps a conversation as one JSON document: every message reads
+    and replays the whole history (every session) twice and writes it back whole, so a turn
+    gets slower the longer a customer has been talking to the bank, and its blocking client
+    holds up the event loop. Here a turn reads only the latest session in one round trip (a
+    script returns the session's start index, kept under ``<prefix>:session:<id>``, and its
+    events) and writes only the new events in one pipelined round trip (``RPUSH``), with the
+    asyncio client. Sessions are split where Rasa splits them, at ``action_session_start``.
+    Writes of one conversation never overlap: the lock store serialises its messages.
+    """
+
+    # ARGV[1]: 'latest' (the latest session's events), 'all' (every event) or 'count' (none)
+    RETRIEVE = """
+    local start = tonumber(redis.call('GET', KEYS[2]) or '0')
+    local length = redis.call('LLEN', KEYS[1])
+    if ARGV[1] == 'count' then return {start, length, {}} end
+    if ARGV[1] == 'all' then start = 0 end
+    return {start, length, redis.call('LRANGE', KEYS[1], start, -1)}
+    """
+
     def __init__(
         self,
         host: str | None = None,
         domain: Domain | None = None,
         event_broker: EventBroker | None = None,
+        record_exp: Any = None,
+        key_prefix: str | None = None,
         **kwargs: Any,
     ) -> None:
-        from redis.connection import parse_url
+        self.url = _required(host, "redis://host:6379/0")
+        self.record_exp = int(record_exp) if record_exp else None  # seconds after the last message
+        self.prefix = key_prefix or "rasa"
+        self._clients: dict[int, Any] = {}
+        super().__init__(domain, event_broker, **kwargs)
 
-        url = _required(host, "redis://host:6379/0")
-        parts = parse_url(url)
-        record_exp = kwargs.pop("record_exp", None)
-        super().__init__(
-            domain=domain,  # type: ignore[arg-type]
-            host=parts.get("host", "localhost"),
-            port=parts.get("port", 6379),
-            db=parts.get("db", 0),
-            username=parts.get("username"),
-            password=parts.get("password"),
-            event_broker=event_broker,
-            record_exp=int(record_exp) if record_exp else None,  # redis-py wants an int
-            key_prefix=kwargs.pop("key_prefix", None),
-            use_ssl=url.startswith("rediss://"),
-        )
+    def _client(self) -> Any:
+        """One asyncio client per event loop (each Sanic worker process runs its own)."""
+        import asyncio
+
+        from redis import asyncio as aioredis
+
+        loop = id(asyncio.get_running_loop())
+        client = self._clients.get(loop)
+        if client is None:
+            client = aioredis.Redis.from_url(self.url, decode_responses=True, socket_timeout=10)
+            client.retrieve_script = client.register_script(self.RETRIEVE)
+            self._clients[loop] = client
+        return client
+
+    def _keys(self, sender_id: str) -> list[str]:
+        return [f"{self.prefix}:events:{sender_id}", f"{self.prefix}:session:{sender_id}"]
+
+    async def _read(self, sender_id: str, mode: str) -> tuple[int, int, list[str]]:
+        start, length, raw = await self._client().retrieve_script(keys=self._keys(sender_id), args=[mode])
+        return int(start), int(length), raw
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        await self.stream_events(tracker)
+        events_key, session_key = self._keys(tracker.sender_id)
+        start, length, _ = await self._read(tracker.sender_id, "count")
+        new = list(itertools.islice(tracker.events, max(0, length - start), None))
+        pipe = self._client().pipeline(transaction=True)
+        if new:
+            pipe.rpush(events_key, *(json.dumps(e.as_dict()) for e in new))
+            starts = [length + k for k, e in enumerate(new) if _starts_session(e)]
+            if starts:
+                pipe.set(session_key, starts[-1])
+        if self.record_exp:
+            pipe.expire(events_key, self.record_exp)
+            pipe.expire(session_key, self.record_exp)
+        await pipe.execute()
+
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        _, _, raw = await self._read(sender_id, "latest")
+        return self._tracker(sender_id, raw)
+
+    async def retrieve_full_tracker(self, conversation_id: str) -> DialogueStateTracker | None:
+        _, _, raw = await self._read(conversation_id, "all")
+        return self._tracker(conversation_id, raw)
+
+    def _tracker(self, sender_id: str, raw: list[str]) -> DialogueStateTracker | None:
+        if not raw:
+            return None
+        return DialogueStateTracker.from_dict(sender_id, [json.loads(e) for e in raw], self.domain.slots)
+
+    async def keys(self) -> Iterable[str]:
+        head = len(self._keys("")[0])
+        return [key[head:] async for key in self._client().scan_iter(match=self._keys("*")[0], count=1000)]
+
+
+def _starts_session(event: Event) -> bool:
+    return isinstance(event, ActionExecuted) and event.action_name == ACTION_SESSION_START_NAME

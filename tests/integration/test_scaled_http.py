@@ -69,14 +69,14 @@ def servers(request, tmp_path_factory) -> Iterator[dict]:
             (ROOT / "endpoints.scaled.yml")
             .read_text(encoding="utf-8")
             .replace(
-                "type: bot.rasa_ext.tracker_store.UrlRedisTrackerStore",
+                "type: bot.rasa_ext.tracker_store.RedisEventTrackerStore",
                 "type: bot.rasa_ext.tracker_store.UrlSQLTrackerStore",
             )
             .replace("url: ${REDIS_URL}\n  key_prefix: bot\n", "url: ${TRACKER_STORE_URL}\n", 1),
             encoding="utf-8",
         )
         assert "UrlSQLTrackerStore\n  url: ${TRACKER_STORE_URL}" in endpoints.read_text(encoding="utf-8")
-    redis.Redis.from_url(REDIS_URL).delete("bot:tracker:customer:C1001")
+    redis.Redis.from_url(REDIS_URL).delete("bot:events:customer:C1001", "bot:session:customer:C1001")
     action_port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if k not in {"HANDOFF_WEBHOOK_URL", "SANIC_WORKERS"}},
@@ -129,7 +129,7 @@ def servers(request, tmp_path_factory) -> Iterator[dict]:
 
 def stored_events(servers: dict, sender: str) -> list[dict]:
     if servers["store"] == "redis":
-        return json.loads(redis.Redis.from_url(REDIS_URL).get(f"bot:tracker:{sender}"))["events"]
+        return [json.loads(e) for e in redis.Redis.from_url(REDIS_URL).lrange(f"bot:events:{sender}", 0, -1)]
     engine = create_engine(servers["database_url"], future=True)
     try:
         with engine.connect() as conn:

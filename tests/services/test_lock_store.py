@@ -73,6 +73,28 @@ def test_a_worker_interrupted_between_read_and_write_retries_and_gets_its_own_ti
     assert sorted(t.number for t in a.get_lock("c1").tickets) == sorted([first, second])
 
 
+async def test_the_event_loop_path_also_retries_when_interrupted(prefix: str) -> None:
+    """lock() issues tickets on the asyncio client; another worker writes in between."""
+    a, b = store(prefix), store(prefix)
+    original = TicketLock.issue_ticket
+    other: list[int] = []
+    state = {"interleaved": False}
+
+    def issue_ticket(self: TicketLock, lifetime: float) -> int:
+        if not state["interleaved"]:
+            state["interleaved"] = True
+            other.append(b.issue_ticket("c3"))
+        return original(self, lifetime)
+
+    TicketLock.issue_ticket = issue_ticket  # type: ignore[method-assign]
+    try:
+        mine = await a._achange("c3", lambda lock: (lock.issue_ticket(60), False), True)
+    finally:
+        TicketLock.issue_ticket = original  # type: ignore[method-assign]
+    assert mine != other[0]
+    assert sorted(t.number for t in a.get_lock("c3").tickets) == sorted([mine, other[0]])
+
+
 def test_tickets_are_unique_across_many_workers_issuing_at_once(prefix: str) -> None:
     tickets: list[int] = []
     guard = threading.Lock()
@@ -149,7 +171,7 @@ async def test_a_queued_message_polls_the_lock_often_not_once_a_second(
     """Rasa's default poll is one second; ours re-checks every POLL_SECONDS."""
     import types
 
-    import rasa.core.lock_store as rasa_lock_store
+    import bot.rasa_ext.lock_store as our_lock_store
 
     waits: list[float] = []
     real_sleep = asyncio.sleep
@@ -158,7 +180,11 @@ async def test_a_queued_message_polls_the_lock_often_not_once_a_second(
         waits.append(seconds)
         await real_sleep(seconds)
 
-    monkeypatch.setattr(rasa_lock_store, "asyncio", types.SimpleNamespace(sleep=recording_sleep))
+    monkeypatch.setattr(
+        our_lock_store,
+        "asyncio",
+        types.SimpleNamespace(sleep=recording_sleep, get_running_loop=asyncio.get_running_loop),
+    )
     s = store(prefix)
     order: list[str] = []
 

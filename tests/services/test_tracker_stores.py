@@ -1,4 +1,8 @@
-"""The URL-configured tracker stores of endpoints.scaled.yml, against the local Redis and SQLite."""
+"""The tracker stores of endpoints.scaled.yml, against the local Redis and SQLite.
+
+RedisEventTrackerStore must answer exactly as Rasa's own SQL store does, turn after turn,
+across session restarts, while writing only new events.
+"""
 
 from __future__ import annotations
 
@@ -8,42 +12,105 @@ from pathlib import Path
 import pytest
 import redis
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.rasa_ext.tracker_store import UrlRedisTrackerStore, UrlSQLTrackerStore
+from bot.rasa_ext.tracker_store import RedisEventTrackerStore, UrlSQLTrackerStore
+
+REDIS_URL = "redis://127.0.0.1:6379/1"
+DOMAIN = Domain.from_yaml(
+    """
+version: "3.1"
+intents: [greet]
+slots:
+  language:
+    type: text
+    influence_conversation: false
+    mappings: [{type: custom}]
+"""
+)
 
 
-def conversation(sender: str) -> DialogueStateTracker:
-    return DialogueStateTracker.from_events(
-        sender, [ActionExecuted("action_listen"), UserUttered("hi", {"name": "greet", "confidence": 1.0})]
-    )
-
-
-async def test_redis_store_from_a_url_keeps_conversations_and_expires_them() -> None:
+@pytest.fixture
+def store() -> RedisEventTrackerStore:
     try:
-        redis.Redis.from_url("redis://127.0.0.1:6379/1").ping()
+        redis.Redis.from_url(REDIS_URL).ping()
     except redis.RedisError as exc:
-        pytest.fail(f"Redis is required for this test: {exc}")
-    prefix = "t" + uuid.uuid4().hex[:10]
-    store = UrlRedisTrackerStore(
-        host="redis://127.0.0.1:6379/1", domain=Domain.empty(), record_exp="120", key_prefix=prefix
+        pytest.fail(f"Redis at {REDIS_URL} is required for this test: {exc}")
+    return RedisEventTrackerStore(
+        host=REDIS_URL, domain=DOMAIN, record_exp="120", key_prefix="t" + uuid.uuid4().hex[:10]
     )
-    await store.save(conversation("customer:C1"))
-    again = await store.retrieve("customer:C1")
-    assert again is not None and again.latest_message.text == "hi"
-    assert 0 < store.red.ttl(f"{prefix}:tracker:customer:C1") <= 120
+
+
+def session_start(ts: float) -> list:
+    return [
+        ActionExecuted("action_session_start", timestamp=ts),
+        SessionStarted(timestamp=ts),
+        ActionExecuted("action_listen", timestamp=ts),
+    ]
+
+
+def turn(text: str, ts: float) -> list:
+    return [
+        UserUttered(text, {"name": "greet", "confidence": 1.0}, timestamp=ts),
+        SlotSet("language", "en", timestamp=ts),
+        BotUttered(f"re: {text}", timestamp=ts),
+        ActionExecuted("action_listen", timestamp=ts),
+    ]
+
+
+# Each step is what one message adds to the tracker the store handed out.
+STEPS = [
+    session_start(1) + turn("one", 2),
+    turn("two", 3),
+    session_start(5000) + turn("three", 5001),
+    turn("four", 5002),
+]
+
+
+async def play(store, sender: str) -> list[list[dict]]:
+    """Run the steps as Rasa does (retrieve, add events, save); what retrieve returns after each."""
+    seen = []
+    for step in STEPS:
+        tracker = await store.retrieve(sender) or DialogueStateTracker(sender, DOMAIN.slots)
+        for event in step:
+            tracker.update(event)
+        await store.save(tracker)
+        again = await store.retrieve(sender)
+        seen.append([e.as_dict() for e in again.events])
+    return seen
+
+
+async def test_turn_by_turn_the_same_as_rasas_sql_store(store: RedisEventTrackerStore, tmp_path: Path) -> None:
+    sql = UrlSQLTrackerStore(host=f"sqlite:///{tmp_path / 't.db'}", domain=DOMAIN)
+    assert await play(store, "customer:C1") == await play(sql, "customer:C1")
+    full = await store.retrieve_full_tracker("customer:C1")
+    assert [e.text for e in full.events if isinstance(e, UserUttered)] == ["one", "two", "three", "four"]
+    latest = await store.retrieve("customer:C1")
+    assert [e.text for e in latest.events if isinstance(e, UserUttered)] == ["three", "four"]
+    assert latest.get_slot("language") == "en"
+
+
+async def test_only_new_events_are_written_and_the_conversation_expires(store: RedisEventTrackerStore) -> None:
+    await play(store, "customer:C2")
+    events_key = f"{store.prefix}:events:customer:C2"
+    red = redis.Redis.from_url(REDIS_URL)
+    assert red.llen(events_key) == sum(len(step) for step in STEPS)  # appended once each, never rewritten
+    assert int(red.get(f"{store.prefix}:session:customer:C2")) == len(STEPS[0]) + len(STEPS[1])
+    assert 0 < red.ttl(events_key) <= 120
+    assert "customer:C2" in await store.keys()
+    assert await store.retrieve("nobody") is None
 
 
 async def test_sql_store_from_a_url(tmp_path: Path) -> None:
-    store = UrlSQLTrackerStore(host=f"sqlite:///{tmp_path / 'trackers.db'}", domain=Domain.empty())
-    await store.save(conversation("visitor:abc12345"))
+    store = UrlSQLTrackerStore(host=f"sqlite:///{tmp_path / 'trackers.db'}", domain=DOMAIN)
+    await store.save(DialogueStateTracker.from_events("visitor:abc12345", turn("hi", 1)))
     again = await store.retrieve("visitor:abc12345")
     assert again is not None and again.latest_message.text == "hi"
 
 
 def test_a_missing_url_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="needs `url`"):
-        UrlRedisTrackerStore(host=None, domain=Domain.empty())
+        RedisEventTrackerStore(host=None, domain=DOMAIN)
     with pytest.raises(ValueError, match="needs `url`"):
-        UrlSQLTrackerStore(host="", domain=Domain.empty())
+        UrlSQLTrackerStore(host="", domain=DOMAIN)
