@@ -63,3 +63,18 @@ def postgres_url() -> Iterator[str]:
 def database_url(request) -> str:  # type: ignore[no-untyped-def]
     """Run a test against both databases the bot supports."""
     return request.getfixturevalue(f"{request.param}_url")
+
+
+REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The local Redis (database 1) for tests of the shared stores; fails clearly if it is down."""
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_TEST_URL).ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis at {REDIS_TEST_URL} is required for this test: {exc}")
+    return REDIS_TEST_URL

@@ -74,22 +74,20 @@ class AtomicRedisLockStore(RedisLockStore):
         key = self._key(conversation_id)
 
         def transaction(pipe: Any) -> Any:
-            raw = pipe.get(key)
-            if raw:
-                lock = TicketLock.from_dict(json.loads(raw))
-            elif create:
-                lock = self.create_lock(conversation_id)
-            else:
+            lock = self._stored(conversation_id, pipe.get(key), create)
+            if lock is None:
                 return None
             result, delete = change(lock)
             pipe.multi()
-            if delete:
-                pipe.delete(key)
-            else:
-                pipe.set(key, lock.dumps(), px=_expiry_ms(lock))
+            _write(pipe, key, lock, delete)
             return result
 
         return self.red.transaction(transaction, key, value_from_callable=True)
+
+    def _stored(self, conversation_id: str, raw: Any, create: bool) -> TicketLock | None:
+        if raw:
+            return TicketLock.from_dict(json.loads(raw))
+        return self.create_lock(conversation_id) if create else None
 
     @asynccontextmanager
     async def lock(  # type: ignore[override]
@@ -144,20 +142,13 @@ class AtomicRedisLockStore(RedisLockStore):
             while True:
                 try:
                     await pipe.watch(key)
-                    raw = await pipe.get(key)
-                    if raw:
-                        lock = TicketLock.from_dict(json.loads(raw))
-                    elif create:
-                        lock = self.create_lock(conversation_id)
-                    else:
+                    lock = self._stored(conversation_id, await pipe.get(key), create)
+                    if lock is None:
                         await pipe.reset()
                         return None
                     result, delete = change(lock)
                     pipe.multi()
-                    if delete:
-                        pipe.delete(key)
-                    else:
-                        pipe.set(key, lock.dumps(), px=_expiry_ms(lock))
+                    _write(pipe, key, lock, delete)
                     await pipe.execute()
                     return result
                 except WatchError:
@@ -186,6 +177,14 @@ def _release(ticket_number: int) -> Callable[[TicketLock], tuple[None, bool]]:
         return None, not lock.is_someone_waiting()
 
     return release
+
+
+def _write(pipe: Any, key: str, lock: TicketLock, delete: bool) -> None:
+    """Queue the lock's new state in a MULTI block (sync or asyncio pipeline)."""
+    if delete:
+        pipe.delete(key)
+    else:
+        pipe.set(key, lock.dumps(), px=_expiry_ms(lock))
 
 
 def _expiry_ms(lock: TicketLock) -> int:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
-import redis
 
 from bot.rasa_ext.inbox_hints import MemoryHints, RedisHints, hints_from_environment
-
-REDIS_URL = "redis://127.0.0.1:6379/1"
+from tests.conftest import REDIS_TEST_URL as REDIS_URL
 
 
 async def test_a_mark_is_taken_once() -> None:
@@ -27,11 +25,7 @@ async def test_the_in_memory_marks_are_bounded() -> None:
     assert [await hints.take(f"c{k}") for k in range(5)] == [False, False, True, True, True]
 
 
-async def test_workers_share_marks_through_redis() -> None:
-    try:
-        redis.Redis.from_url(REDIS_URL).ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"Redis at {REDIS_URL} is required for this test: {exc}")
+async def test_workers_share_marks_through_redis(redis_url: str) -> None:
     conversation = f"customer:{uuid.uuid4().hex[:8]}"
     agent_api_worker, reply_worker = RedisHints(REDIS_URL), RedisHints(REDIS_URL)
     await agent_api_worker.mark(conversation)

@@ -13,16 +13,11 @@ from rasa.core.lock_store import RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.rasa_ext.lock_store import POLL_SECONDS, AtomicRedisLockStore
-
-REDIS_URL = "redis://127.0.0.1:6379/1"
+from tests.conftest import REDIS_TEST_URL as REDIS_URL
 
 
 @pytest.fixture
-def prefix() -> str:
-    try:
-        redis.Redis.from_url(REDIS_URL).ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"Redis at {REDIS_URL} is required for this test: {exc}")
+def prefix(redis_url: str) -> str:
     return "t" + uuid.uuid4().hex[:12]
 
 

@@ -8,16 +8,11 @@ import pytest
 import redis
 
 from bot.rasa_ext.limits import Limit, RateLimits, RedisCounters, limits_from_environment
-
-REDIS_URL = "redis://127.0.0.1:6379/1"
+from tests.conftest import REDIS_TEST_URL as REDIS_URL
 
 
 @pytest.fixture
-def key() -> str:
-    try:
-        redis.Redis.from_url(REDIS_URL).ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"Redis at {REDIS_URL} is required for this test: {exc}")
+def key(redis_url: str) -> str:
     return uuid.uuid4().hex
 
 

@@ -16,8 +16,8 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, 
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.rasa_ext.tracker_store import RedisEventTrackerStore, UrlSQLTrackerStore
+from tests.conftest import REDIS_TEST_URL as REDIS_URL
 
-REDIS_URL = "redis://127.0.0.1:6379/1"
 DOMAIN = Domain.from_yaml(
     """
 version: "3.1"
@@ -32,11 +32,7 @@ slots:
 
 
 @pytest.fixture
-def store() -> RedisEventTrackerStore:
-    try:
-        redis.Redis.from_url(REDIS_URL).ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"Redis at {REDIS_URL} is required for this test: {exc}")
+def store(redis_url: str) -> RedisEventTrackerStore:
     return RedisEventTrackerStore(
         host=REDIS_URL, domain=DOMAIN, record_exp="120", key_prefix="t" + uuid.uuid4().hex[:10]
     )
