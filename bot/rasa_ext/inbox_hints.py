@@ -14,6 +14,9 @@ from __future__ import annotations
 import logging
 import os
 
+from bot.rasa_ext.limits import REDIS_TIMEOUT_SECONDS
+from bot.rasa_ext.redis_clients import async_client
+
 logger = logging.getLogger(__name__)
 
 MARK_SECONDS = 30 * 86_400
@@ -38,19 +41,17 @@ class MemoryHints:
 
 class RedisHints:
     def __init__(self, url: str) -> None:
-        from redis import asyncio as aioredis
-
-        self._redis = aioredis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self.url = url
 
     async def mark(self, conversation_id: str) -> None:
         try:
-            await self._redis.set(f"bot:inbox:{conversation_id}", 1, ex=MARK_SECONDS)
+            await async_client(self.url, REDIS_TIMEOUT_SECONDS).set(f"bot:inbox:{conversation_id}", 1, ex=MARK_SECONDS)
         except Exception:  # noqa: BLE001 - the app's /inbox poll still delivers the message
             logger.exception("inbox hints: Redis unavailable; the message waits for the app's /inbox poll")
 
     async def take(self, conversation_id: str) -> bool:
         try:
-            return bool(await self._redis.delete(f"bot:inbox:{conversation_id}"))
+            return bool(await async_client(self.url, REDIS_TIMEOUT_SECONDS).delete(f"bot:inbox:{conversation_id}"))
         except Exception:  # noqa: BLE001 - when unsure, look in the database
             logger.exception("inbox hints: Redis unavailable; reading the inbox from the database")
             return True

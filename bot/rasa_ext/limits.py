@@ -20,7 +20,12 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.rasa_ext.redis_clients import async_client
+
 logger = logging.getLogger(__name__)
+
+# A slow Redis must not hold a customer's reply: give up quickly and let the message through.
+REDIS_TIMEOUT_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -37,38 +42,30 @@ class Counters(Protocol):
 
 
 class MemoryCounters:
-    """Counters of this process; idle windows are forgotten so the table stays bounded."""
+    """Counters of this process; finished windows are forgotten so the table stays bounded."""
 
     def __init__(self, max_keys: int = 200_000) -> None:
-        self._windows: dict[str, tuple[int, int]] = {}
+        self._windows: dict[str, tuple[float, int]] = {}  # key -> (end of its window, hits)
         self._max_keys = max_keys
 
     async def hit(self, key: str, window_seconds: int, now: float) -> int:
-        window = int(now // window_seconds)
-        start, count = self._windows.get(key, (window, 0))
-        count = count + 1 if start == window else 1
-        self._windows[key] = (window, count)
+        end = (now // window_seconds + 1) * window_seconds
+        stored_end, count = self._windows.get(key, (end, 0))
+        count = count + 1 if stored_end == end else 1
+        self._windows[key] = (end, count)
         if len(self._windows) > self._max_keys:
-            self._forget_old(now)
+            for k in [k for k, (e, _) in self._windows.items() if e <= now]:
+                del self._windows[k]
         return count
-
-    def _forget_old(self, now: float) -> None:
-        # Keys carry their window length (see RateLimits.check); drop every finished window.
-        for key, (window, _) in list(self._windows.items()):
-            seconds = int(key.rsplit("/", 1)[-1])
-            if window < int(now // seconds):
-                del self._windows[key]
 
 
 class RedisCounters:
     def __init__(self, url: str) -> None:
-        from redis import asyncio as aioredis
-
-        self._redis = aioredis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self.url = url
 
     async def hit(self, key: str, window_seconds: int, now: float) -> int:
         name = f"bot:limit:{key}:{int(now // window_seconds)}"
-        async with self._redis.pipeline(transaction=True) as pipe:
+        async with async_client(self.url, REDIS_TIMEOUT_SECONDS).pipeline(transaction=True) as pipe:
             pipe.incr(name)
             pipe.expire(name, window_seconds + 5)
             count, _ = await pipe.execute()

@@ -31,11 +31,14 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import quote
 
 from rasa.core.lock import TicketLock
-from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
+from rasa.core.lock_store import DEFAULT_SOCKET_TIMEOUT_IN_SECONDS, LOCK_LIFETIME, LockError, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 from redis.exceptions import WatchError
+
+from bot.rasa_ext.redis_clients import async_client
 
 KEY_GRACE_SECONDS = 60
 # Rasa polls a busy lock once a second; a customer who sends two messages quickly would wait
@@ -60,6 +63,10 @@ class AtomicRedisLockStore(RedisLockStore):
                 password=parts.get("password"),
                 use_ssl=host.startswith("rediss://"),
             )
+            self.url = host
+        else:
+            self.url = _url(kwargs)
+        self.timeout = float(kwargs.get("socket_timeout", DEFAULT_SOCKET_TIMEOUT_IN_SECONDS))
         super().__init__(**kwargs)
 
     def _key(self, conversation_id: str) -> str:
@@ -117,23 +124,7 @@ class AtomicRedisLockStore(RedisLockStore):
         raise LockError(f"Could not acquire lock for conversation_id '{conversation_id}'.")
 
     def _aclient(self) -> Any:
-        """One asyncio client per event loop, with this store's connection settings."""
-        from redis import asyncio as aioredis
-
-        loop = id(asyncio.get_running_loop())
-        clients = self.__dict__.setdefault("_aclients", {})
-        if loop not in clients:
-            kwargs = self.red.connection_pool.connection_kwargs
-            clients[loop] = aioredis.Redis(
-                host=kwargs.get("host", "localhost"),
-                port=kwargs.get("port", 6379),
-                db=kwargs.get("db", 0),
-                username=kwargs.get("username"),
-                password=kwargs.get("password"),
-                ssl=self.red.connection_pool.connection_class.__name__ == "SSLConnection",
-                socket_timeout=kwargs.get("socket_timeout"),
-            )
-        return clients[loop]
+        return async_client(self.url, self.timeout)
 
     async def _achange(self, conversation_id: str, change: Callable[[TicketLock], Any], create: bool = False) -> Any:
         """``_change`` on the asyncio client."""
@@ -177,6 +168,14 @@ def _release(ticket_number: int) -> Callable[[TicketLock], tuple[None, bool]]:
         return None, not lock.is_someone_waiting()
 
     return release
+
+
+def _url(kwargs: dict[str, Any]) -> str:
+    """The redis:// URL of Rasa's host/port/db/password settings (for the asyncio client)."""
+    scheme = "rediss" if kwargs.get("use_ssl") else "redis"
+    user, password = kwargs.get("username") or "", kwargs.get("password")
+    auth = f"{quote(user)}:{quote(str(password))}@" if password else ""
+    return f"{scheme}://{auth}{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 1)}"
 
 
 def _write(pipe: Any, key: str, lock: TicketLock, delete: bool) -> None:

@@ -30,6 +30,8 @@ from rasa.shared.core.events import ActionExecuted, Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.engine import make_url
 
+from bot.rasa_ext.redis_clients import async_client
+
 
 def _required(url: str | None, example: str) -> str:
     if not url:
@@ -68,8 +70,8 @@ class RedisEventTrackerStore(TrackerStore, SerializedTrackerAsText):
     gets slower the longer a customer has been talking to the bank, and its blocking client
     holds up the event loop. Here a turn reads only the latest session in one round trip (a
     script returns the session's start index, kept under ``<prefix>:session:<id>``, and its
-    events) and writes only the new events in one pipelined round trip (``RPUSH``), with the
-    asyncio client. Sessions are split where Rasa splits them, at ``action_session_start``.
+    events) and writes only the new events: one round trip to count what is stored, one
+    pipelined ``RPUSH``, with the asyncio client. Sessions are split where Rasa splits them, at ``action_session_start``.
     Writes of one conversation never overlap: the lock store serialises its messages.
     """
 
@@ -94,28 +96,20 @@ class RedisEventTrackerStore(TrackerStore, SerializedTrackerAsText):
         self.url = _required(host, "redis://host:6379/0")
         self.record_exp = int(record_exp) if record_exp else None  # seconds after the last message
         self.prefix = key_prefix or "rasa"
-        self._clients: dict[int, Any] = {}
+        self._retrieve_script: Any = None
         super().__init__(domain, event_broker, **kwargs)
 
     def _client(self) -> Any:
-        """One asyncio client per event loop (each Sanic worker process runs its own)."""
-        import asyncio
-
-        from redis import asyncio as aioredis
-
-        loop = id(asyncio.get_running_loop())
-        client = self._clients.get(loop)
-        if client is None:
-            client = aioredis.Redis.from_url(self.url, decode_responses=True, socket_timeout=10)
-            client.retrieve_script = client.register_script(self.RETRIEVE)
-            self._clients[loop] = client
-        return client
+        return async_client(self.url, 10, decode_responses=True)
 
     def _keys(self, sender_id: str) -> list[str]:
         return [f"{self.prefix}:events:{sender_id}", f"{self.prefix}:session:{sender_id}"]
 
     async def _read(self, sender_id: str, mode: str) -> tuple[int, int, list[str]]:
-        start, length, raw = await self._client().retrieve_script(keys=self._keys(sender_id), args=[mode])
+        client = self._client()
+        if self._retrieve_script is None:
+            self._retrieve_script = client.register_script(self.RETRIEVE)
+        start, length, raw = await self._retrieve_script(keys=self._keys(sender_id), args=[mode], client=client)
         return int(start), int(length), raw
 
     async def save(self, tracker: DialogueStateTracker) -> None:

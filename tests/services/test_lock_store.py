@@ -33,6 +33,14 @@ def test_built_from_an_endpoint_url(prefix: str) -> None:
     assert s.key_prefix == f"{prefix}:lock:"
 
 
+async def test_built_from_rasa_style_host_settings(prefix: str) -> None:
+    s = AtomicRedisLockStore(host="127.0.0.1", port=6379, db=1, key_prefix=prefix)
+    assert s.url == "redis://127.0.0.1:6379/1"  # what the asyncio client of lock() connects to
+    async with s.lock("bare") as held:
+        assert held.conversation_id == "bare"
+    assert s.get_lock("bare") is None
+
+
 def interleaved_issue(first: RedisLockStore, second: RedisLockStore, conversation: str) -> tuple[int, int]:
     """`first` issues a ticket, and `second` issues one while `first` is between reading and writing."""
     original = TicketLock.issue_ticket
