@@ -24,7 +24,7 @@ RASA_HOST ?= 127.0.0.1
 
 help:
 	@echo "make run       set everything up on a fresh machine and start the bot (Ctrl-C stops it)"
-	@echo "make run-scaled  the same with several Rasa workers over PostgreSQL and Redis (production setup)"
+	@echo "make run-scaled  the same with several Rasa workers sharing Redis (production setup)"
 	@echo "make test      set everything up and run every test (pytest, data validation, test stories)"
 	@echo "make eval-nlu  intent precision/recall/F1 per language on the held-out set"
 	@echo "make bench     load, latency, training, start-up and service benchmarks (bench/results.md)"
