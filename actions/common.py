@@ -82,6 +82,22 @@ def yes_or_no(text: str, tracker: Tracker, parse: Callable[[str], bool | None]) 
     return answer
 
 
+def yes_no_slot(
+    slot: str,
+    text: str,
+    tracker: Tracker,
+    dispatcher: CollectingDispatcher,
+    parse: Callable[[str], bool | None],
+    invalid_response: str,
+) -> dict[str, Any]:
+    """A form's yes/no slot from the answer ("yes"/"no"), or None and ``invalid_response`` to ask again."""
+    answer = yes_or_no(text, tracker, parse)
+    if answer is None:
+        dispatcher.utter_message(response=invalid_response)
+        return {slot: None}
+    return {slot: "yes" if answer else "no"}
+
+
 def last_text_with_intent(tracker: Tracker, intent: str, default: str = "") -> str:
     """What the user wrote in their latest message with that intent (e.g. the report itself)."""
     for event in reversed(tracker.events):

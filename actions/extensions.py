@@ -12,7 +12,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import AccountAction, day, money, now, render, yes_or_no
+from actions.common import AccountAction, day, money, now, render, yes_no_slot
 from actions.handoff import hand_off
 from bot.domain.errors import DomainError, RecordsUnavailable
 from bot.domain.extension_answers import (
@@ -173,11 +173,7 @@ class ValidateExtensionForm(FormValidationAction):
         new_option = parse_option(text, offered_codes())
         if new_option is not None and new_option != tracker.get_slot("ext_option"):
             return {"ext_option": new_option, "ext_confirmed": None}
-        answer = yes_or_no(text, tracker, parse_confirmation)
-        if answer is None:
-            dispatcher.utter_message(response="utter_ext_invalid_confirm")
-            return {"ext_confirmed": None}
-        return {"ext_confirmed": "yes" if answer else "no"}
+        return yes_no_slot("ext_confirmed", text, tracker, dispatcher, parse_confirmation, "utter_ext_invalid_confirm")
 
 
 class ActionAskExtLoanId(Action):

@@ -11,7 +11,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import AccountAction, last_text_with_intent, moment, now, render, yes_or_no
+from actions.common import AccountAction, last_text_with_intent, moment, now, render, yes_no_slot
 from actions.handoff import hand_off
 from bot.domain.errors import DomainError
 from bot.domain.extension_answers import parse_confirmation
@@ -134,11 +134,9 @@ class ValidateScamReportForm(FormValidationAction):
     def validate_scam_money_sent(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        answer = yes_or_no(str(value or ""), tracker, money_sent)
-        if answer is None:
-            dispatcher.utter_message(response="utter_nb_invalid_consent")
-            return {"scam_money_sent": None}
-        return {"scam_money_sent": "yes" if answer else "no"}
+        return yes_no_slot(
+            "scam_money_sent", str(value or ""), tracker, dispatcher, money_sent, "utter_nb_invalid_consent"
+        )
 
 
 class ActionSubmitScamReport(Action):
@@ -211,11 +209,9 @@ class ValidateNeverBorrowedForm(FormValidationAction):
     def validate_nb_consent(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        answer = yes_or_no(str(value or ""), tracker, parse_confirmation)
-        if answer is None:
-            dispatcher.utter_message(response="utter_nb_invalid_consent")
-            return {"nb_consent": None}
-        return {"nb_consent": "yes" if answer else "no"}
+        return yes_no_slot(
+            "nb_consent", str(value or ""), tracker, dispatcher, parse_confirmation, "utter_nb_invalid_consent"
+        )
 
     def validate_nb_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
