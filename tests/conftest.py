@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -23,7 +24,8 @@ def today() -> dt.date:
     return TODAY
 
 
-def _seeded(url: str, today: dt.date) -> str:
+def seed(url: str, today: dt.date = TODAY) -> str:
+    """Migrate the database at url and load the demo data; returns url."""
     upgrade(url)
     with db.session_factory(url)() as session:
         load_demo(session, today)
@@ -34,14 +36,15 @@ def _seeded(url: str, today: dt.date) -> str:
 @pytest.fixture
 def sqlite_url(tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path / 'bot.db'}"
-    yield _seeded(url, TODAY)
+    yield seed(url)
     db.dispose_all()
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh database on the local PostgreSQL server, dropped afterwards."""
-    name = f"bot_test_{uuid.uuid4().hex[:10]}"
+@contextmanager
+def seeded_postgres(prefix: str = "bot_test") -> Iterator[str]:
+    """A fresh database on the local PostgreSQL server with the demo data, dropped afterwards
+    (also when a test has blocked connections to it to simulate an outage)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(POSTGRES_ADMIN_URL, future=True, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
@@ -51,12 +54,20 @@ def postgres_url() -> Iterator[str]:
         pytest.fail(f"PostgreSQL at {POSTGRES_ADMIN_URL} is required for this test: {exc}")
     url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     try:
-        yield _seeded(url, TODAY)
+        yield seed(url)
     finally:
         db.dispose_all()
         with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh database on the local PostgreSQL server, dropped afterwards."""
+    with seeded_postgres() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -68,8 +79,7 @@ def database_url(request) -> str:  # type: ignore[no-untyped-def]
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
 
 
-@pytest.fixture
-def redis_url() -> str:
+def require_redis() -> str:
     """The local Redis (database 1) for tests of the shared stores; fails clearly if it is down."""
     import redis
 
@@ -78,3 +88,8 @@ def redis_url() -> str:
     except redis.RedisError as exc:
         pytest.fail(f"Redis at {REDIS_TEST_URL} is required for this test: {exc}")
     return REDIS_TEST_URL
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return require_redis()

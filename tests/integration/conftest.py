@@ -7,20 +7,17 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
 
 from bot import db
-from bot.migrate import upgrade
-from bot.seed import load_demo
 from bot.tokens import mint
-from tests.conftest import POSTGRES_ADMIN_URL, TODAY
+from tests.conftest import TODAY, seed, seeded_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "integration-test-secret-0123456789abcdef"
@@ -74,25 +71,37 @@ def _wait(url: str, process: subprocess.Popen, log: Path, timeout: float = 120) 
 @pytest.fixture(scope="module")
 def bot(request, tmp_path_factory) -> Iterator[Bot]:
     """Both servers over a freshly seeded database, once per test module (modules may change records)."""
+    model = latest_model()
+    work = tmp_path_factory.mktemp("servers")
+    options = getattr(request.module, "SERVER_OPTIONS", {})
+    with ExitStack() as cleanup:
+        if options.get("postgres"):  # the module needs a database it can make unreachable
+            url = cleanup.enter_context(seeded_postgres("bot_it"))
+        else:
+            url = seed(f"sqlite:///{work / 'bot.db'}")
+        db.dispose_all()
+        yield from _servers(options, work, url, model)
+
+
+def latest_model() -> Path:
     models = sorted((ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
     if not models:
         pytest.fail("no trained model in models/: run `make train` (make test does) first")
-    work = tmp_path_factory.mktemp("servers")
-    options = getattr(request.module, "SERVER_OPTIONS", {})
-    pg_name = None
-    if options.get("postgres"):  # the module needs a database it can make unreachable
-        pg_name = f"bot_it_{uuid.uuid4().hex[:10]}"
-        with create_engine(POSTGRES_ADMIN_URL, future=True, isolation_level="AUTOCOMMIT").connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{pg_name}"'))
-        url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{pg_name}"
-    else:
-        url = f"sqlite:///{work / 'bot.db'}"
-    upgrade(url)
-    with db.session_factory(url)() as session:
-        load_demo(session, TODAY)
-        session.commit()
-    db.dispose_all()
+    return models[-1]
 
+
+def stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _servers(options: dict, work: Path, url: str, model: Path) -> Iterator[Bot]:
+    """Start the action server and Rasa over url; yield the Bot; stop them."""
     # A module may ask for extra environment (e.g. tighter rate limits) and debug logging.
     # A SQL tracker store in the work folder, so tests can read what is stored.
     endpoints = work / "endpoints.yml"
@@ -138,7 +147,7 @@ def bot(request, tmp_path_factory) -> Iterator[Bot]:
                 "--endpoints",
                 str(endpoints),
                 "--model",
-                str(models[-1]),
+                str(model),
                 *(["--debug", "--log-file", str(work / "rasa-debug.log")] if options.get("debug") else []),
             ],
             cwd=ROOT,
@@ -159,15 +168,4 @@ def bot(request, tmp_path_factory) -> Iterator[Bot]:
             work,
         )
     finally:
-        for process in (server, actions):
-            process.terminate()
-        for process in (server, actions):
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        if pg_name:
-            db.dispose_all()
-            with create_engine(POSTGRES_ADMIN_URL, future=True, isolation_level="AUTOCOMMIT").connect() as conn:
-                conn.execute(text(f'ALTER DATABASE "{pg_name}" ALLOW_CONNECTIONS true'))
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+        stop([server, actions])

@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,13 +22,11 @@ import requests
 from sqlalchemy import create_engine, text
 
 from bot import db
-from bot.migrate import upgrade
-from bot.seed import load_demo
 from bot.tokens import mint
-from tests.conftest import POSTGRES_ADMIN_URL, TODAY
-from tests.integration.conftest import ACTION_TOKEN, BIN, ROOT, SECRET, _wait, free_port
+from tests.conftest import REDIS_TEST_URL, TODAY, require_redis, seeded_postgres
+from tests.integration.conftest import ACTION_TOKEN, BIN, ROOT, SECRET, _wait, free_port, latest_model, stop
 
-REDIS_URL = "redis://127.0.0.1:6379/1"
+REDIS_URL = REDIS_TEST_URL
 MESSAGES = [
     "罚息怎么算",
     "how do I repay",
@@ -44,26 +41,19 @@ MESSAGES = [
 
 @pytest.fixture(scope="module", params=["redis", "postgresql"])
 def servers(request, tmp_path_factory) -> Iterator[dict]:
-    try:
-        redis.Redis.from_url(REDIS_URL).ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"Redis at {REDIS_URL} is required for this test: {exc}")
-    models = sorted((ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
-    if not models:
-        pytest.fail("no trained model in models/: run `make train` (make test does) first")
+    require_redis()
+    model = latest_model()
     work = tmp_path_factory.mktemp("scaled")
-    name = f"bot_scaled_{uuid.uuid4().hex[:10]}"
-    with create_engine(POSTGRES_ADMIN_URL, future=True, isolation_level="AUTOCOMMIT").connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    upgrade(url)
-    with db.session_factory(url)() as session:
-        load_demo(session, TODAY)
-        session.commit()
-    db.dispose_all()
+    with seeded_postgres("bot_scaled") as url:
+        db.dispose_all()
+        yield from _start(request.param, work, url, model)
+
+
+def _start(store: str, work: Path, url: str, model: Path) -> Iterator[dict]:
+    """An action server and two Rasa servers on the shared stores; stopped afterwards."""
 
     endpoints = ROOT / "endpoints.scaled.yml"
-    if request.param == "postgresql":
+    if store == "postgresql":
         endpoints = work / "endpoints.yml"
         endpoints.write_text(
             (ROOT / "endpoints.scaled.yml")
@@ -105,7 +95,7 @@ def servers(request, tmp_path_factory) -> Iterator[dict]:
         with log.open("w") as out:
             server = subprocess.Popen(
                 [str(BIN / "rasa"), "run", "--interface", "127.0.0.1", "--port", str(port), "--credentials",
-                 "credentials.yml", "--endpoints", str(endpoints), "--model", str(models[-1])],
+                 "credentials.yml", "--endpoints", str(endpoints), "--model", str(model)],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
         processes.append((server, f"http://127.0.0.1:{port}/webhooks/inapp/", log))
@@ -113,18 +103,9 @@ def servers(request, tmp_path_factory) -> Iterator[dict]:
     try:
         for process, health, log in processes:
             _wait(health, process, log)
-        yield {"webhooks": webhooks, "database_url": url, "store": request.param}
+        yield {"webhooks": webhooks, "database_url": url, "store": store}
     finally:
-        for process, _, _ in processes:
-            process.terminate()
-        for process, _, _ in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        db.dispose_all()
-        with create_engine(POSTGRES_ADMIN_URL, future=True, isolation_level="AUTOCOMMIT").connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        stop([process for process, _, _ in processes])
 
 
 def stored_events(servers: dict, sender: str) -> list[dict]:
