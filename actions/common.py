@@ -12,13 +12,45 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.domain.errors import CustomerNotFound, RecordsUnavailable
+from bot.clock import Clock
+from bot.domain.errors import (
+    CustomerNotFound,
+    InvalidPhoneNumber,
+    LoanNotFound,
+    NoLoanToDispute,
+    NothingOverdue,
+    OptionNotOffered,
+    Outage,
+    UserError,
+)
 from bot.domain.rules import OverduePosition
 from bot.identity import verified_customer_id
 from bot.language import variation_text
-from bot.services.loans import AccountOverview, UowFactory, account_overview
+from bot.services.loans import AccountOverview, account_overview
 from bot.settings import get_settings
-from bot.unit_of_work import SqlAlchemyUnitOfWork
+from bot.unit_of_work import SqlAlchemyUnitOfWork, UowFactory
+
+#: The reply to each error the user's request can cause (every UserError has one; a test checks).
+#: None of them says the system is unavailable: that is for an Outage only.
+USER_ERROR_REPLIES: dict[type[UserError], str] = {
+    CustomerNotFound: "utter_customer_not_found",
+    LoanNotFound: "utter_ext_invalid_loan",
+    NothingOverdue: "utter_extension_nothing_overdue",
+    OptionNotOffered: "utter_ext_invalid_option",
+    InvalidPhoneNumber: "utter_nb_invalid_phone",
+    NoLoanToDispute: "utter_nb_nothing_to_dispute",
+}
+OUTAGE_REPLY = "utter_service_unavailable"
+
+
+def reply_for(error: UserError | Outage) -> str:
+    """The response that answers an error: its own for a user error, the apology for an outage."""
+    if isinstance(error, Outage):
+        return OUTAGE_REPLY
+    for kind in type(error).__mro__:
+        if kind in USER_ERROR_REPLIES:
+            return USER_ERROR_REPLIES[kind]  # type: ignore[index]
+    raise LookupError(f"no reply for {type(error).__name__}; add it to USER_ERROR_REPLIES")
 
 
 def money(value: Decimal) -> str:
@@ -106,10 +138,14 @@ def last_text_with_intent(tracker: Tracker, intent: str, default: str = "") -> s
     return default
 
 
+def bank_clock() -> Clock:
+    """The clock every action reads (``AccountAction.clock``, which tests swap)."""
+    return AccountAction.clock()
+
+
 def now() -> dt.datetime:
-    """The bank's local time on the bot's today (BOT_TODAY pins the date, the clock gives the time)."""
-    settings = get_settings()
-    return dt.datetime.combine(settings.today(), dt.datetime.now().time().replace(microsecond=0))
+    """The bank's local time now (naive, the stored-time convention)."""
+    return bank_clock().now()
 
 
 def send_plans(
@@ -127,11 +163,17 @@ class AccountAction(Action, abc.ABC):
     """An action that answers from the verified customer's own records.
 
     Anonymous visitors get ``anonymous_response`` and learn nothing about any account.
-    ``uow_factory`` and ``today`` are class attributes so tests can swap them.
+    ``uow_factory`` and ``clock`` are class attributes so tests can swap them; ``today()`` reads
+    the clock.
     """
 
     uow_factory: UowFactory = staticmethod(SqlAlchemyUnitOfWork)  # type: ignore[assignment]
-    today: Callable[[], dt.date] = staticmethod(lambda: get_settings().today())
+    clock: Callable[[], Clock] = staticmethod(lambda: get_settings().clock())
+
+    @classmethod
+    def today(cls) -> dt.date:
+        return cls.clock().today()
+
     anonymous_response = "utter_login_required"
 
     @abc.abstractmethod
@@ -152,13 +194,10 @@ class AccountAction(Action, abc.ABC):
         try:
             # The service does blocking database I/O: keep it off the action server's event loop.
             overview = await asyncio.to_thread(
-                account_overview, type(self).uow_factory, customer_id, type(self).today()
+                account_overview, type(self).uow_factory, customer_id, AccountAction.today()
             )
-        except CustomerNotFound:
-            dispatcher.utter_message(response="utter_customer_not_found")
-            return []
-        except RecordsUnavailable:
-            dispatcher.utter_message(response="utter_service_unavailable")
+        except (UserError, Outage) as exc:
+            dispatcher.utter_message(response=reply_for(exc))
             return []
         self.answer(dispatcher, overview, domain, tracker.get_slot("language"))
         return []

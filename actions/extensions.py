@@ -12,9 +12,9 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import AccountAction, day, money, now, render, yes_no_slot
+from actions.common import AccountAction, day, money, now, render, reply_for, yes_no_slot
 from actions.handoff import hand_off
-from bot.domain.errors import DomainError, RecordsUnavailable
+from bot.domain.errors import LoanNotFound, OptionNotOffered, Outage, UserError
 from bot.domain.extension_answers import (
     parse_confirmation,
     parse_loan,
@@ -25,7 +25,6 @@ from bot.domain.extension_answers import (
 from bot.domain.extensions import ExtensionOption, options
 from bot.identity import verified_customer_id
 from bot.services.extensions import (
-    NothingOverdue,
     default_policy,
     extension_offer,
     preview_terms,
@@ -92,11 +91,8 @@ class ActionPrepareExtension(Action):
             offers = await asyncio.to_thread(
                 extension_offer, AccountAction.uow_factory, customer_id, AccountAction.today()
             )
-        except NothingOverdue:
-            dispatcher.utter_message(response="utter_extension_nothing_overdue")
-            return unavailable
-        except (RecordsUnavailable, DomainError):
-            dispatcher.utter_message(response="utter_service_unavailable")
+        except (UserError, Outage) as exc:
+            dispatcher.utter_message(response=reply_for(exc))
             return unavailable
         candidates = [
             {
@@ -225,8 +221,17 @@ class ActionAskExtConfirmed(Action):
                 code,
                 AccountAction.today(),
             )
-        except DomainError:
-            dispatcher.utter_message(response="utter_service_unavailable")
+        except OptionNotOffered as exc:
+            # Not an option we offer (policy changed mid-conversation?): ask for one that is.
+            dispatcher.utter_message(response=reply_for(exc))
+            await ActionAskExtOption().run(dispatcher, tracker, domain)
+            return [SlotSet("ext_option", None), SlotSet("requested_slot", "ext_option")]
+        except LoanNotFound as exc:
+            dispatcher.utter_message(response=reply_for(exc))
+            await ActionAskExtLoanId().run(dispatcher, tracker, domain)
+            return [SlotSet("ext_loan_id", None), SlotSet("requested_slot", "ext_loan_id")]
+        except (UserError, Outage) as exc:
+            dispatcher.utter_message(response=reply_for(exc))
             return [ActiveLoop(None), SlotSet("requested_slot", None), *reset_form_slots()]
         schedule = "\n".join(
             render(domain, "utter_ext_schedule_line", language, due_date=day(p.due_date), amount=money(p.amount))
@@ -271,11 +276,9 @@ class ActionSubmitExtension(Action):
                 AccountAction.today(),
                 now(),
             )
-        except NothingOverdue:
-            dispatcher.utter_message(response="utter_extension_nothing_overdue")
-            return reset_form_slots()
-        except DomainError:
-            dispatcher.utter_message(response="utter_service_unavailable")
+        except (UserError, Outage) as exc:
+            # Nothing was recorded: the customer hears why (or our apology) and the form ends.
+            dispatcher.utter_message(response=reply_for(exc))
             return reset_form_slots()
         if decision.already_recorded:
             dispatcher.utter_message(response="utter_ext_already_recorded", reference=decision.reference)
@@ -308,7 +311,7 @@ class ActionCancelExtension(Action):
         if customer_id and loan_id:
             try:
                 await record_cancelled(tracker, customer_id, loan_id)
-            except DomainError:
+            except (UserError, Outage):
                 # The cancellation stands (nothing was changed); only its record is missing.
                 logger.warning("could not record a cancelled extension request for %s", loan_id)
         dispatcher.utter_message(response="utter_ext_cancelled")

@@ -11,15 +11,14 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import AccountAction, last_text_with_intent, moment, now, render, yes_no_slot
+from actions.common import AccountAction, last_text_with_intent, moment, now, render, reply_for, yes_no_slot
 from actions.handoff import hand_off
-from bot.domain.errors import DomainError
+from bot.domain.errors import InvalidPhoneNumber, Outage, UserError
 from bot.domain.extension_answers import parse_confirmation
 from bot.domain.privacy import mask_phone
 from bot.domain.sms_check import check_sms, default_channels
 from bot.identity import verified_customer_id
 from bot.services.cases import (
-    InvalidPhoneNumber,
     normalise_mobile,
     open_identity_misuse_case,
     open_scam_report,
@@ -89,8 +88,8 @@ class ActionVerifySms(Action):
             notice = await asyncio.to_thread(
                 matching_notice, AccountAction.uow_factory, customer_id, text, AccountAction.today()
             )
-        except DomainError:
-            dispatcher.utter_message(response="utter_service_unavailable")
+        except (UserError, Outage) as exc:
+            dispatcher.utter_message(response=reply_for(exc))
             return done
         if notice is None:
             dispatcher.utter_message(response="utter_sms_not_ours")
@@ -156,8 +155,8 @@ class ActionSubmitScamReport(Action):
                 details,
                 now(),
             )
-        except DomainError:
-            dispatcher.utter_message(response="utter_service_unavailable")
+        except (UserError, Outage) as exc:
+            dispatcher.utter_message(response=reply_for(exc))
             return [SlotSet("scam_money_sent", None)]
         dispatcher.utter_message(response="utter_scam_report_recorded", reference=case.reference)
         if case.urgent:
@@ -185,8 +184,8 @@ class ActionPrepareNeverBorrowed(Action):
             loan_id = await asyncio.to_thread(
                 disputable_loan, AccountAction.uow_factory, customer_id, AccountAction.today()
             )
-        except DomainError:
-            dispatcher.utter_message(response="utter_service_unavailable")
+        except (UserError, Outage) as exc:
+            dispatcher.utter_message(response=reply_for(exc))
             return [*reset, SlotSet("nb_stage", "done")]
         if loan_id is None:
             dispatcher.utter_message(response="utter_nb_nothing_to_dispute")
@@ -279,6 +278,6 @@ class ActionSubmitNeverBorrowed(Action):
                 dispatcher.utter_message(
                     response="utter_wrong_number_opened", reference=case.reference, phone=mask_phone(case.phone or "")
                 )
-        except DomainError:
-            dispatcher.utter_message(response="utter_service_unavailable")
+        except (UserError, Outage) as exc:
+            dispatcher.utter_message(response=reply_for(exc))
         return done

@@ -16,9 +16,9 @@ from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import AccountAction, money, now
+from actions.common import AccountAction, bank_clock, money, now
 from bot.domain.complaints import complaint_category
-from bot.domain.errors import DomainError
+from bot.domain.errors import Outage, UserError
 from bot.identity import verified_customer_id
 from bot.services.cases import open_complaint
 from bot.services.handoff import create_ticket, deliver_due, service_hours, summarize
@@ -52,8 +52,8 @@ def wanted(tracker: Tracker) -> list[str]:
 def _account_line(customer_id: str) -> str | None:
     try:
         overview = account_overview(AccountAction.uow_factory, customer_id, AccountAction.today())
-    except DomainError:
-        return None
+    except (UserError, Outage):
+        return None  # the summary goes without the loan line; the ticket matters more
     items = overview.position.items
     if not items:
         return "nothing overdue"
@@ -65,7 +65,7 @@ def _deliver_soon() -> None:
     url = get_settings().handoff_webhook_url
     if url:
         try:
-            deliver_due(AccountAction.uow_factory, url, dt.datetime.now(), timeout=3)
+            deliver_due(AccountAction.uow_factory, url, bank_clock(), timeout=3)
         except Exception:  # noqa: BLE001 - the ticket is stored; the worker will deliver it
             logger.warning("immediate handoff delivery failed; the worker will retry", exc_info=True)
 
@@ -97,7 +97,7 @@ async def hand_off(
             transcript(tracker),
             at,
         )
-    except DomainError:
+    except Outage:
         dispatcher.utter_message(response="utter_handoff_unavailable")
         return []
     asyncio.get_running_loop().run_in_executor(None, _deliver_soon)
@@ -144,7 +144,7 @@ class ActionRecordComplaint(Action):
                 text,
                 now(),
             )
-        except DomainError:
+        except Outage:
             dispatcher.utter_message(response="utter_handoff_unavailable")
             return []
         dispatcher.utter_message(response="utter_complaint_recorded", reference=case.reference)

@@ -21,7 +21,7 @@ def _cmd_seed(args: argparse.Namespace) -> int:
     from bot import db, seed
 
     settings = get_settings()
-    today = settings.today()
+    today = settings.clock().today()
     with db.session_factory(settings.database_url)() as session:
         if args.demo:
             inserted = seed.load_demo(session, today)
@@ -40,7 +40,13 @@ def _cmd_token(args: argparse.Namespace) -> int:
     from bot.tokens import mint
 
     try:
-        token = mint(args.customer_id, get_settings().jwt_secret, ttl=dt.timedelta(minutes=args.minutes))
+        settings = get_settings()
+        token = mint(
+            args.customer_id,
+            settings.jwt_secret,
+            ttl=dt.timedelta(minutes=args.minutes),
+            now=settings.clock().utc_now(),
+        )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -96,9 +102,10 @@ def _cmd_notices(args: argparse.Namespace) -> int:
     from bot.unit_of_work import SqlAlchemyUnitOfWork
 
     settings = get_settings()
+    clock = settings.clock()
     try:
-        day = dt.date.fromisoformat(args.date) if args.date else settings.today()
-        at = dt.datetime.combine(day, dt.time.fromisoformat(args.time) if args.time else settings.local_time())
+        day = dt.date.fromisoformat(args.date) if args.date else clock.today()
+        at = dt.datetime.combine(day, dt.time.fromisoformat(args.time) if args.time else clock.now().time())
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -110,7 +117,8 @@ def _cmd_notices(args: argparse.Namespace) -> int:
         sender = FileSender(REPO_ROOT / "var" / "sms_outbox.jsonl")
         where = "var/sms_outbox.jsonl (set SMS_GATEWAY_URL to use a gateway)"
     url = settings.database_url
-    report = run_notices(lambda: SqlAlchemyUnitOfWork(url), sender, at, dry_run=args.dry_run)
+    clock_for_run = None if args.date or args.time else clock  # a run judged at another moment is stamped then
+    report = run_notices(lambda: SqlAlchemyUnitOfWork(url), sender, at, dry_run=args.dry_run, clock=clock_for_run)
     verb = "would send" if args.dry_run else "recorded"
     print(
         f"{at:%Y-%m-%d %H:%M}: {verb} {len(report.recorded)} notice(s); sent {report.sent}, failed {report.failed} -> {where}"
@@ -157,14 +165,14 @@ def _cmd_tickets(args: argparse.Namespace) -> int:
         )
         return 0
     if args.action == "retry":
-        print(f"{retry_now(factory, args.ticket_id, dt.datetime.now())} ticket(s) due now")
+        print(f"{retry_now(factory, args.ticket_id, settings.clock().now())} ticket(s) due now")
         return 0
     # worker: deliver due tickets until stopped (or once)
     if not settings.handoff_webhook_url:
         print("HANDOFF_WEBHOOK_URL is not set: tickets wait in the database", file=sys.stderr)
         return 0 if args.once else 2
     while True:
-        report = deliver_due(factory, settings.handoff_webhook_url, dt.datetime.now())
+        report = deliver_due(factory, settings.handoff_webhook_url, settings.clock(), lease_seconds=args.lease_seconds)
         if report.delivered or report.failed:
             print(f"delivered {report.delivered}, failed {report.failed}", flush=True)
         if args.once:
@@ -173,18 +181,17 @@ def _cmd_tickets(args: argparse.Namespace) -> int:
 
 
 def _cmd_conversations(args: argparse.Namespace) -> int:
-    import os
 
     from bot.conversations import prune
 
-    url = args.url or os.environ.get("TRACKER_STORE_URL")
+    url = args.url or get_settings().tracker_store_url
     if not url:
         print("give --url or set TRACKER_STORE_URL (an SQL tracker store)", file=sys.stderr)
         return 2
     if args.days < 1:
         print("--days must be at least 1", file=sys.stderr)
         return 2
-    cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=args.days)
+    cutoff = get_settings().clock().utc_now() - dt.timedelta(days=args.days)
     count = prune(url, cutoff, dry_run=args.dry_run)
     print(f"{'would remove' if args.dry_run else 'removed'} {count} event(s) older than {cutoff:%Y-%m-%d %H:%M} UTC")
     return 0
@@ -229,6 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("ticket_id", nargs="?", help="for show and retry (retry without an id: all pending)")
     p.add_argument("--once", action="store_true", help="worker: one delivery pass, then exit")
     p.add_argument("--interval", type=float, default=2.0, help="worker: seconds between passes")
+    p.add_argument(
+        "--lease-seconds",
+        type=float,
+        default=None,
+        help="worker: how long a claimed batch is held before another worker may send it (default: enough for a batch)",
+    )
     p.set_defaults(func=_cmd_tickets)
 
     p = sub.add_parser("conversations", help="retention for conversations in an SQL tracker store")

@@ -1,17 +1,109 @@
-"""Loading loan records. Queries are shaped for the indexes in the model (customer first)."""
+"""Repositories: every query the services make, one class per kind of record, behind the unit of work.
+
+Services never build SQL or touch a session; they ask a repository. Each repository has a
+Protocol (what services may call) and an SQLAlchemy implementation here; the in-memory
+implementations the service tests use are in ``tests/fakes.py``. Queries are shaped for the
+indexes in the model (customer first).
+
+The two outboxes (handoff tickets, SMS notices) claim rows before anything is sent: a claim
+marks rows ``sending`` with a lease and a claim token and is committed on its own; the HTTP
+call happens outside any transaction; the result is recorded only if the claim still holds.
+A lease that expires (the worker died) makes the row claimable again.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Protocol, cast
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import Session, noload
+from sqlalchemy.sql.elements import BooleanClauseList
 
-from bot.domain.model import Customer, ExtensionRequest, Instalment, Loan, Repayment, SmsNotice
+from bot.domain.model import (
+    AgentMessage,
+    Case,
+    Customer,
+    ExtensionRequest,
+    HandoffTicket,
+    Instalment,
+    Loan,
+    Repayment,
+    SmsNotice,
+)
+
+#: Notice states that count as "a notice went (or is going) out" for cadence and caps.
+NOTICE_RECORDED = ("pending", "sending", "sent")
 
 
-class LoanRepository:
+# --- what services may ask -------------------------------------------------------------------
+
+
+class LoanRecords(Protocol):
+    def customer(self, customer_id: str) -> Customer | None: ...
+    def loans_of(self, customer_id: str) -> Sequence[Loan]: ...
+    def loan_of(self, customer_id: str, loan_id: str) -> Loan | None: ...
+    def loan_for_update(self, customer_id: str, loan_id: str) -> Loan | None: ...
+    def unpaid_instalments_of(self, customer_id: str) -> Sequence[Instalment]: ...
+    def overdue_instalments_of_loan(self, loan_id: str, today: dt.date) -> Sequence[Instalment]: ...
+    def overdue_instalments_on(self, day: dt.date) -> Sequence[tuple[Instalment, Loan, Customer]]: ...
+    def repayments_of(self, customer_id: str, since: dt.datetime) -> Sequence[Repayment]: ...
+    def max_seq(self, loan_id: str) -> int: ...
+    def add_instalment(self, instalment: Instalment) -> None: ...
+
+
+class ExtensionRecords(Protocol):
+    def last_approved(self, loan_id: str) -> ExtensionRequest | None: ...
+    def by_key(self, idempotency_key: str) -> ExtensionRequest | None: ...
+    def of_customer(self, customer_id: str) -> Sequence[ExtensionRequest]: ...
+    def active_plans_of(self, customer_id: str) -> Sequence[ExtensionRequest]: ...
+    def add(self, request: ExtensionRequest) -> str: ...
+
+
+class CaseRecords(Protocol):
+    def by_key(self, idempotency_key: str) -> Case | None: ...
+    def by_reference(self, reference: str) -> Case | None: ...
+    def latest(self, case_type: str | None, limit: int) -> Sequence[Case]: ...
+    def phones_under_review(self) -> set[str]: ...
+    def add(self, case: Case, prefix: str) -> str: ...
+
+
+class TicketRecords(Protocol):
+    def add(self, ticket: HandoffTicket) -> str: ...
+    def by_ticket_id(self, ticket_id: str) -> HandoffTicket | None: ...
+    def latest(self, limit: int) -> Sequence[HandoffTicket]: ...
+    def pending(self, ticket_id: str | None) -> Sequence[HandoffTicket]: ...
+    def claim_due(
+        self, now: dt.datetime, lease_until: dt.datetime, token: str, limit: int
+    ) -> Sequence[HandoffTicket]: ...
+    def record_delivered(self, ticket_id: int, token: str, at: dt.datetime) -> bool: ...
+    def record_failed(self, ticket_id: int, token: str, error: str, retry_at: dt.datetime) -> bool: ...
+    def add_message(self, message: AgentMessage) -> None: ...
+    def unfetched_messages(self, conversation_id: str) -> Sequence[AgentMessage]: ...
+
+
+class NoticeRecords(Protocol):
+    def of_customer(self, customer_id: str, since: dt.datetime) -> Sequence[tuple[SmsNotice, Instalment | None]]: ...
+    def times_by_instalment(
+        self, instalment_ids: Iterable[int], before: dt.datetime
+    ) -> dict[int, list[dt.datetime]]: ...
+    def counts_per_phone_since(self, since: dt.datetime) -> Counter[str]: ...
+    def keys_recorded_since(self, since: dt.datetime) -> set[str]: ...
+    def add(self, notice: SmsNotice) -> None: ...
+    def claim_unsent(
+        self, now: dt.datetime, lease_until: dt.datetime, token: str, limit: int, after_id: int = 0
+    ) -> Sequence[SmsNotice]: ...
+    def record_sent(self, notice_id: int, token: str, at: dt.datetime) -> bool: ...
+    def record_failed(self, notice_id: int, token: str, error: str) -> bool: ...
+
+
+# --- SQLAlchemy implementations --------------------------------------------------------------
+
+
+class SqlLoanRecords:
     def __init__(self, session: Session) -> None:
         self.session = session
 
@@ -19,9 +111,17 @@ class LoanRepository:
         return self.session.get(Customer, customer_id)
 
     def loans_of(self, customer_id: str) -> Sequence[Loan]:
-        return (
-            self.session.execute(select(Loan).where(Loan.customer_id == customer_id).order_by(Loan.id)).scalars().all()
-        )
+        stmt = select(Loan).where(Loan.customer_id == customer_id).order_by(Loan.id)
+        return self.session.execute(stmt).scalars().all()
+
+    def loan_of(self, customer_id: str, loan_id: str) -> Loan | None:
+        stmt = select(Loan).where(Loan.id == loan_id, Loan.customer_id == customer_id)
+        return self.session.execute(stmt).scalars().first()
+
+    def loan_for_update(self, customer_id: str, loan_id: str) -> Loan | None:
+        """The customer's loan, row-locked until commit where the database supports it."""
+        stmt = select(Loan).where(Loan.id == loan_id, Loan.customer_id == customer_id).with_for_update()
+        return self.session.execute(stmt).scalars().first()
 
     def unpaid_instalments_of(self, customer_id: str) -> Sequence[Instalment]:
         stmt = (
@@ -31,37 +131,6 @@ class LoanRepository:
             .order_by(Instalment.due_date, Instalment.loan_id, Instalment.seq)
         )
         return self.session.execute(stmt).scalars().all()
-
-    def instalments_paid_since(self, customer_id: str, since: dt.datetime) -> Sequence[Instalment]:
-        stmt = (
-            select(Instalment)
-            .join(Loan, Loan.id == Instalment.loan_id)
-            .where(Loan.customer_id == customer_id, Instalment.paid_at >= since)
-            .order_by(Instalment.paid_at)
-        )
-        return self.session.execute(stmt).scalars().all()
-
-    def notices_of(self, customer_id: str, since: dt.datetime) -> Sequence[SmsNotice]:
-        stmt = (
-            select(SmsNotice)
-            .where(SmsNotice.customer_id == customer_id, SmsNotice.sent_at >= since)
-            .order_by(SmsNotice.sent_at)
-        )
-        return self.session.execute(stmt).scalars().all()
-
-    def repayments_of(self, customer_id: str, since: dt.datetime) -> Sequence[Repayment]:
-        stmt = (
-            select(Repayment)
-            .join(Loan, Loan.id == Repayment.loan_id)
-            .where(Loan.customer_id == customer_id, Repayment.paid_at >= since)
-            .order_by(Repayment.paid_at)
-        )
-        return self.session.execute(stmt).scalars().all()
-
-    def loan_for_update(self, customer_id: str, loan_id: str) -> Loan | None:
-        """The customer's loan, row-locked until commit where the database supports it."""
-        stmt = select(Loan).where(Loan.id == loan_id, Loan.customer_id == customer_id).with_for_update()
-        return self.session.execute(stmt).scalars().first()
 
     def overdue_instalments_of_loan(self, loan_id: str, today: dt.date) -> Sequence[Instalment]:
         stmt = (
@@ -76,11 +145,39 @@ class LoanRepository:
         )
         return self.session.execute(stmt).scalars().all()
 
-    def max_seq(self, loan_id: str) -> int:
-        seqs = self.session.execute(select(Instalment.seq).where(Instalment.loan_id == loan_id)).scalars().all()
-        return max(seqs, default=0)
+    def overdue_instalments_on(self, day: dt.date) -> Sequence[tuple[Instalment, Loan, Customer]]:
+        """Every unpaid scheduled instalment due before ``day``, with its loan and borrower."""
+        stmt = (
+            select(Instalment, Loan, Customer)
+            .join(Loan, Loan.id == Instalment.loan_id)
+            .join(Customer, Customer.id == Loan.customer_id)
+            .where(Instalment.paid_at.is_(None), Instalment.status == "scheduled", Instalment.due_date < day)
+            .order_by(Instalment.due_date, Instalment.id)
+        )
+        return [(i, loan, c) for i, loan, c in self.session.execute(stmt).all()]
 
-    def last_approved_extension(self, loan_id: str) -> ExtensionRequest | None:
+    def repayments_of(self, customer_id: str, since: dt.datetime) -> Sequence[Repayment]:
+        stmt = (
+            select(Repayment)
+            .join(Loan, Loan.id == Repayment.loan_id)
+            .where(Loan.customer_id == customer_id, Repayment.paid_at >= since)
+            .order_by(Repayment.paid_at)
+        )
+        return self.session.execute(stmt).scalars().all()
+
+    def max_seq(self, loan_id: str) -> int:
+        stmt = select(func.max(Instalment.seq)).where(Instalment.loan_id == loan_id)
+        return int(self.session.execute(stmt).scalar() or 0)
+
+    def add_instalment(self, instalment: Instalment) -> None:
+        self.session.add(instalment)
+
+
+class SqlExtensionRecords:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def last_approved(self, loan_id: str) -> ExtensionRequest | None:
         stmt = (
             select(ExtensionRequest)
             .where(ExtensionRequest.loan_id == loan_id, ExtensionRequest.status == "approved")
@@ -88,11 +185,11 @@ class LoanRepository:
         )
         return self.session.execute(stmt).scalars().first()
 
-    def extension_by_key(self, idempotency_key: str) -> ExtensionRequest | None:
+    def by_key(self, idempotency_key: str) -> ExtensionRequest | None:
         stmt = select(ExtensionRequest).where(ExtensionRequest.idempotency_key == idempotency_key)
         return self.session.execute(stmt).scalars().first()
 
-    def extensions_of(self, customer_id: str) -> Sequence[ExtensionRequest]:
+    def of_customer(self, customer_id: str) -> Sequence[ExtensionRequest]:
         stmt = select(ExtensionRequest).where(ExtensionRequest.customer_id == customer_id).order_by(ExtensionRequest.id)
         return self.session.execute(stmt).scalars().all()
 
@@ -112,12 +209,224 @@ class LoanRepository:
         )
         return self.session.execute(stmt).scalars().all()
 
-    def add_extension_request(self, request: ExtensionRequest) -> str:
+    def add(self, request: ExtensionRequest) -> str:
         """Store a request and give it its reference, EXT-<year>-<id>, which needs the id."""
         self.session.add(request)
         self.session.flush()
         request.reference = f"EXT-{request.created_at.year}-{request.id:06d}"
         return request.reference
 
-    def add(self, record: object) -> None:
-        self.session.add(record)
+
+class SqlCaseRecords:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def by_key(self, idempotency_key: str) -> Case | None:
+        return self.session.execute(select(Case).where(Case.idempotency_key == idempotency_key)).scalars().first()
+
+    def by_reference(self, reference: str) -> Case | None:
+        return self.session.execute(select(Case).where(Case.reference == reference)).scalars().first()
+
+    def latest(self, case_type: str | None, limit: int) -> Sequence[Case]:
+        stmt = select(Case).order_by(Case.id.desc()).limit(limit)
+        if case_type:
+            stmt = stmt.where(Case.type == case_type)
+        return self.session.execute(stmt).scalars().all()
+
+    def phones_under_review(self) -> set[str]:
+        """Numbers a wrong-number case holds under review or has confirmed: no notice goes there."""
+        stmt = select(Case.phone).where(Case.type == "wrong_number", Case.status.in_(("under_review", "confirmed")))
+        return {p for p in self.session.execute(stmt).scalars() if p}
+
+    def add(self, case: Case, prefix: str) -> str:
+        """Store a case and give it its reference, <PREFIX>-<year>-<id>."""
+        self.session.add(case)
+        self.session.flush()
+        case.reference = f"{prefix}-{case.created_at.year}-{case.id:06d}"
+        return case.reference
+
+
+def _ticket_claimable(now: dt.datetime) -> BooleanClauseList:  # type: ignore[type-arg]
+    return or_(
+        and_(HandoffTicket.status == "pending", HandoffTicket.next_attempt_at <= now),
+        and_(HandoffTicket.status == "sending", HandoffTicket.lease_expires_at <= now),
+    )
+
+
+class SqlTicketRecords:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, ticket: HandoffTicket) -> str:
+        """Store a ticket and give it its id, HO-<year>-<id>."""
+        self.session.add(ticket)
+        self.session.flush()
+        ticket.ticket_id = f"HO-{ticket.created_at:%Y}-{ticket.id:06d}"
+        return ticket.ticket_id
+
+    def by_ticket_id(self, ticket_id: str) -> HandoffTicket | None:
+        stmt = select(HandoffTicket).where(HandoffTicket.ticket_id == ticket_id)
+        return self.session.execute(stmt).scalars().first()
+
+    def latest(self, limit: int) -> Sequence[HandoffTicket]:
+        return (
+            self.session.execute(select(HandoffTicket).order_by(HandoffTicket.id.desc()).limit(limit)).scalars().all()
+        )
+
+    def pending(self, ticket_id: str | None) -> Sequence[HandoffTicket]:
+        stmt = select(HandoffTicket).where(HandoffTicket.status == "pending")
+        if ticket_id:
+            stmt = stmt.where(HandoffTicket.ticket_id == ticket_id)
+        return self.session.execute(stmt).scalars().all()
+
+    def claim_due(self, now: dt.datetime, lease_until: dt.datetime, token: str, limit: int) -> Sequence[HandoffTicket]:
+        """Mark up to ``limit`` due tickets (or ones whose lease expired) as ``sending`` under ``token``.
+
+        PostgreSQL skips rows another worker is claiming; the condition is repeated in the UPDATE
+        so that on SQLite, which has no row locks, a row another worker claimed first is not taken.
+        """
+        ids = (
+            self.session.execute(
+                select(HandoffTicket.id)
+                .where(_ticket_claimable(now))
+                .order_by(HandoffTicket.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            .scalars()
+            .all()
+        )
+        if not ids:
+            return []
+        self.session.execute(
+            update(HandoffTicket)
+            .where(HandoffTicket.id.in_(ids), _ticket_claimable(now))
+            .values(
+                status="sending", lease_expires_at=lease_until, claim_token=token, attempts=HandoffTicket.attempts + 1
+            )
+            .execution_options(synchronize_session=False)
+        )
+        stmt = select(HandoffTicket).where(HandoffTicket.claim_token == token).order_by(HandoffTicket.id)
+        return self.session.execute(stmt.execution_options(populate_existing=True)).scalars().all()
+
+    def _finish(self, ticket_id: int, token: str, **values: object) -> bool:
+        result = self.session.execute(
+            update(HandoffTicket)
+            .where(HandoffTicket.id == ticket_id, HandoffTicket.claim_token == token, HandoffTicket.status == "sending")
+            .values(claim_token=None, lease_expires_at=None, **values)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(cast(CursorResult, result).rowcount)  # type: ignore[type-arg]
+
+    def record_delivered(self, ticket_id: int, token: str, at: dt.datetime) -> bool:
+        return self._finish(ticket_id, token, status="delivered", delivered_at=at, last_error=None)
+
+    def record_failed(self, ticket_id: int, token: str, error: str, retry_at: dt.datetime) -> bool:
+        return self._finish(ticket_id, token, status="pending", last_error=error[:200], next_attempt_at=retry_at)
+
+    def add_message(self, message: AgentMessage) -> None:
+        self.session.add(message)
+
+    def unfetched_messages(self, conversation_id: str) -> Sequence[AgentMessage]:
+        stmt = (
+            select(AgentMessage)
+            .where(AgentMessage.conversation_id == conversation_id, AgentMessage.fetched_at.is_(None))
+            .order_by(AgentMessage.id)
+        )
+        return self.session.execute(stmt).scalars().all()
+
+
+def _notice_claimable(now: dt.datetime) -> BooleanClauseList:  # type: ignore[type-arg]
+    return or_(
+        SmsNotice.status.in_(("pending", "failed")),
+        and_(SmsNotice.status == "sending", SmsNotice.lease_expires_at <= now),
+    )
+
+
+class SqlNoticeRecords:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def of_customer(self, customer_id: str, since: dt.datetime) -> Sequence[tuple[SmsNotice, Instalment | None]]:
+        stmt = (
+            select(SmsNotice)
+            .where(SmsNotice.customer_id == customer_id, SmsNotice.sent_at >= since)
+            .order_by(SmsNotice.sent_at)
+        )
+        return [(n, n.instalment) for n in self.session.execute(stmt).scalars().all()]
+
+    def times_by_instalment(self, instalment_ids: Iterable[int], before: dt.datetime) -> dict[int, list[dt.datetime]]:
+        """When notices about each instalment were recorded (not counting failed ones), before ``before``."""
+        ids = list(instalment_ids)
+        times: dict[int, list[dt.datetime]] = {}
+        for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+            stmt = select(SmsNotice.instalment_id, SmsNotice.sent_at).where(
+                SmsNotice.instalment_id.in_(chunk), SmsNotice.status.in_(NOTICE_RECORDED), SmsNotice.sent_at < before
+            )
+            for instalment_id, sent_at in self.session.execute(stmt):
+                times.setdefault(instalment_id, []).append(sent_at)
+        return times
+
+    def counts_per_phone_since(self, since: dt.datetime) -> Counter[str]:
+        stmt = (
+            select(SmsNotice.phone, func.count())
+            .where(SmsNotice.sent_at > since, SmsNotice.status.in_(NOTICE_RECORDED))
+            .group_by(SmsNotice.phone)
+        )
+        return Counter({phone: int(count) for phone, count in self.session.execute(stmt)})
+
+    def keys_recorded_since(self, since: dt.datetime) -> set[str]:
+        stmt = select(SmsNotice.idempotency_key).where(
+            SmsNotice.idempotency_key.is_not(None), SmsNotice.sent_at >= since
+        )
+        return {k for k in self.session.execute(stmt).scalars() if k}
+
+    def add(self, notice: SmsNotice) -> None:
+        self.session.add(notice)
+
+    def claim_unsent(
+        self, now: dt.datetime, lease_until: dt.datetime, token: str, limit: int, after_id: int = 0
+    ) -> Sequence[SmsNotice]:
+        """Mark up to ``limit`` unsent notices (pending, failed, or with an expired lease) with ids
+        above ``after_id`` as ``sending``."""
+        ids = (
+            self.session.execute(
+                select(SmsNotice.id)
+                .where(SmsNotice.id > after_id, _notice_claimable(now))
+                .order_by(SmsNotice.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            .scalars()
+            .all()
+        )
+        if not ids:
+            return []
+        self.session.execute(
+            update(SmsNotice)
+            .where(SmsNotice.id.in_(ids), _notice_claimable(now))
+            .values(status="sending", lease_expires_at=lease_until, claim_token=token, attempts=SmsNotice.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        stmt = (
+            select(SmsNotice)
+            .options(noload(SmsNotice.instalment))
+            .where(SmsNotice.claim_token == token)
+            .order_by(SmsNotice.id)
+        )
+        return self.session.execute(stmt.execution_options(populate_existing=True)).scalars().all()
+
+    def _finish(self, notice_id: int, token: str, **values: object) -> bool:
+        result = self.session.execute(
+            update(SmsNotice)
+            .where(SmsNotice.id == notice_id, SmsNotice.claim_token == token, SmsNotice.status == "sending")
+            .values(claim_token=None, lease_expires_at=None, **values)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(cast(CursorResult, result).rowcount)  # type: ignore[type-arg]
+
+    def record_sent(self, notice_id: int, token: str, at: dt.datetime) -> bool:
+        return self._finish(notice_id, token, status="sent", delivered_at=at, last_error=None)
+
+    def record_failed(self, notice_id: int, token: str, error: str) -> bool:
+        return self._finish(notice_id, token, status="failed", last_error=error[:200])

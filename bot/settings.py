@@ -8,6 +8,9 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.clock import SystemClock
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105 - documented dev default
@@ -32,6 +35,17 @@ class Settings:
     agent_api_token: str | None = None
     environment: str = "development"
     action_server_token: str = DEV_ACTION_SERVER_TOKEN
+    now_override: dt.datetime | None = None
+    redis_url: str | None = None
+    tracker_store_url: str | None = None
+    config_dir: Path = REPO_ROOT / "config"
+    rasa_speedups: bool = True
+    rate_limit_per_ip: int = 120
+    rate_limit_per_conversation: int = 30
+    daily_messages_per_conversation: int = 600
+    action_host: str = "127.0.0.1"
+    action_workers: int = 1
+    domain_path: Path = Path("domain.yml")
 
     @property
     def using_dev_secret(self) -> bool:
@@ -62,18 +76,19 @@ class Settings:
                 "Refusing to start in production mode (BOT_ENV=production):\n  - " + "\n  - ".join(problems)
             )
 
-    def local_time(self) -> dt.time:
-        from zoneinfo import ZoneInfo
+    def clock(self) -> SystemClock:
+        """The bank's clock for these settings (BOT_TIMEZONE, BOT_TODAY, BOT_NOW); see bot.clock."""
+        return _clock(self.bank_timezone, self.today_override, self.now_override)
 
-        return dt.datetime.now(ZoneInfo(self.bank_timezone)).time().replace(microsecond=0)
+    def config_file(self, name: str) -> Path:
+        """A policy or text file from the configuration directory (BOT_CONFIG_DIR)."""
+        return self.config_dir / name
 
-    def today(self) -> dt.date:
-        """The date the bot treats as today: BOT_TODAY if set, else the bank's local date."""
-        if self.today_override is not None:
-            return self.today_override
-        from zoneinfo import ZoneInfo
 
-        return dt.datetime.now(ZoneInfo(self.bank_timezone)).date()
+@lru_cache(maxsize=8)
+def _clock(timezone: str, today: dt.date | None, now: dt.datetime | None) -> SystemClock:
+    # One clock per configuration, so a BOT_NOW clock runs on from the first time it is asked for.
+    return SystemClock(timezone, today, now)
 
 
 def _port(name: str, default: int) -> int:
@@ -85,6 +100,52 @@ def _port(name: str, default: int) -> int:
     if not 0 < port < 65536:
         raise SettingsError(f"{name} must be between 1 and 65535, got {port}")
     return port
+
+
+def _int(name: str, default: int, minimum: int = 1) -> int:
+    raw = os.environ.get(name) or str(default)
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from exc
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _switch(name: str, default: bool) -> bool:
+    raw = (os.environ.get(name) or ("on" if default else "off")).strip().lower()
+    if raw in {"on", "1", "true", "yes"}:
+        return True
+    if raw in {"off", "0", "false", "no"}:
+        return False
+    raise SettingsError(f"{name} must be on or off, got {raw!r}")
+
+
+def _timezone(name: str, default: str) -> str:
+    raw = os.environ.get(name) or default
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SettingsError(f"{name} must be an IANA time zone like Asia/Shanghai, got {raw!r}") from exc
+    return raw
+
+
+def _now_override(today: dt.date | None) -> dt.datetime | None:
+    raw = os.environ.get("BOT_NOW") or None
+    if raw is None:
+        return None
+    try:
+        now = dt.datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise SettingsError(
+            f"BOT_NOW must be an ISO date and time in bank time like 2026-11-28T02:00, got {raw!r}"
+        ) from exc
+    if now.tzinfo is not None:
+        raise SettingsError(f"BOT_NOW is bank-local time and takes no UTC offset, got {raw!r}")
+    if today is not None and now.date() != today:
+        raise SettingsError(f"BOT_NOW ({raw}) and BOT_TODAY ({today.isoformat()}) name different days")
+    return now
 
 
 def load_settings() -> Settings:
@@ -104,12 +165,23 @@ def load_settings() -> Settings:
         handoff_webhook_url=os.environ.get("HANDOFF_WEBHOOK_URL") or None,
         rasa_port=_port("RASA_PORT", 5005),
         action_port=_port("ACTION_PORT", 5055),
-        bank_timezone=os.environ.get("BOT_TIMEZONE", "Asia/Shanghai"),
+        bank_timezone=_timezone("BOT_TIMEZONE", "Asia/Shanghai"),
         sms_gateway_url=os.environ.get("SMS_GATEWAY_URL") or None,
         sms_gateway_token=os.environ.get("SMS_GATEWAY_TOKEN") or None,
         agent_api_token=os.environ.get("AGENT_API_TOKEN") or None,
         environment=os.environ.get("BOT_ENV", "development"),
         action_server_token=os.environ.get("ACTION_SERVER_TOKEN") or DEV_ACTION_SERVER_TOKEN,
+        now_override=_now_override(today),
+        redis_url=os.environ.get("REDIS_URL") or None,
+        tracker_store_url=os.environ.get("TRACKER_STORE_URL") or None,
+        config_dir=Path(os.environ.get("BOT_CONFIG_DIR") or REPO_ROOT / "config"),
+        rasa_speedups=_switch("BOT_RASA_SPEEDUPS", True),
+        rate_limit_per_ip=_int("RATE_LIMIT_PER_IP", 120),
+        rate_limit_per_conversation=_int("RATE_LIMIT_PER_CONVERSATION", 30),
+        daily_messages_per_conversation=_int("DAILY_MESSAGES_PER_CONVERSATION", 600),
+        action_host=os.environ.get("ACTION_HOST") or "127.0.0.1",
+        action_workers=_int("ACTION_WORKERS", 1),
+        domain_path=Path(os.environ.get("DOMAIN_PATH") or "domain.yml"),
     )
 
 

@@ -1,18 +1,39 @@
-"""Unit of work: one session per use case, committed explicitly, rolled back otherwise."""
+"""Unit of work: one session per use case, committed explicitly, rolled back otherwise.
+
+Services reach records only through the repositories a unit of work carries (``loans``,
+``extensions``, ``cases``, ``tickets``, ``notices``); tests pass an in-memory one
+(``tests/fakes.py``) through the same factory argument.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import db
-from bot.repository import LoanRepository
+from bot.repository import (
+    CaseRecords,
+    ExtensionRecords,
+    LoanRecords,
+    NoticeRecords,
+    SqlCaseRecords,
+    SqlExtensionRecords,
+    SqlLoanRecords,
+    SqlNoticeRecords,
+    SqlTicketRecords,
+    TicketRecords,
+)
 
 
 class UnitOfWork(Protocol):
-    loans: LoanRepository
+    loans: LoanRecords
+    extensions: ExtensionRecords
+    cases: CaseRecords
+    tickets: TicketRecords
+    notices: NoticeRecords
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(
@@ -22,7 +43,16 @@ class UnitOfWork(Protocol):
     def rollback(self) -> None: ...
 
 
+UowFactory = Callable[[], UnitOfWork]
+
+
 class SqlAlchemyUnitOfWork:
+    loans: LoanRecords
+    extensions: ExtensionRecords
+    cases: CaseRecords
+    tickets: TicketRecords
+    notices: NoticeRecords
+
     def __init__(self, database_url: str | None = None, factory: sessionmaker[Session] | None = None) -> None:
         if factory is None:
             if database_url is None:
@@ -35,7 +65,11 @@ class SqlAlchemyUnitOfWork:
 
     def __enter__(self) -> SqlAlchemyUnitOfWork:
         self.session = self._factory()
-        self.loans = LoanRepository(self.session)
+        self.loans = SqlLoanRecords(self.session)
+        self.extensions = SqlExtensionRecords(self.session)
+        self.cases = SqlCaseRecords(self.session)
+        self.tickets = SqlTicketRecords(self.session)
+        self.notices = SqlNoticeRecords(self.session)
         return self
 
     def __exit__(

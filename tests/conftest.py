@@ -93,3 +93,13 @@ def require_redis() -> str:
 @pytest.fixture
 def redis_url() -> str:
     return require_redis()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    """Settings are read once per process; a test that sets the environment gets them read anew."""
+    from bot.settings import get_settings
+
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()

@@ -127,7 +127,10 @@ class SmsNotice(Base):
     """The log of overdue notices sent: which number, which template, when, about what."""
 
     __tablename__ = "sms_notices"
-    __table_args__ = (Index("ix_sms_notices_customer_sent", "customer_id", "sent_at"),)
+    __table_args__ = (
+        Index("ix_sms_notices_customer_sent", "customer_id", "sent_at"),
+        Index("ix_sms_notices_status", "status"),
+    )
 
     id: int = Column(Integer, primary_key=True, autoincrement=True)
     customer_id: str = Column(ForeignKey("customers.id"), nullable=False)
@@ -137,7 +140,8 @@ class SmsNotice(Base):
     template: str = Column(String(40), nullable=False)
     reason: str = Column(String(200), nullable=False)
     sent_at: dt.datetime = Column(DateTime, nullable=False)
-    # Outbox: recorded as "pending" before the gateway is called, then "sent" or "failed".
+    # Outbox: recorded as "pending" before the gateway is called, "sending" while a sender holds
+    # it, then "sent" or "failed".
     status: str = Column(String(12), nullable=False, default="sent", server_default="sent")
     attempts: int = Column(Integer, nullable=False, default=0, server_default="0")
     last_error: str | None = Column(String(200), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
@@ -145,6 +149,9 @@ class SmsNotice(Base):
     text: str | None = Column(String(500), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
     # One notice per instalment per day: a rerun of the same day finds it and sends nothing twice.
     idempotency_key: str | None = Column(String(64), nullable=True, unique=True)  # type: ignore[misc]  # plugin ignores nullable
+    # While "sending": who claimed it and until when (bot.repository, the outbox protocol).
+    claim_token: str | None = Column(String(32), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    lease_expires_at: dt.datetime | None = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
 
     instalment: Mapped[Instalment | None] = relationship("Instalment", lazy="joined")
 
@@ -215,13 +222,15 @@ class HandoffTicket(Base):
     priority: str = Column(String(8), nullable=False)
     summary: str = Column(String(2000), nullable=False)
     transcript: str = Column(String(100000), nullable=False)  # JSON list, secrets masked
-    # pending | delivered
+    # pending | sending (claimed by a worker until lease_expires_at) | delivered
     status: str = Column(String(12), nullable=False, default="pending")
     attempts: int = Column(Integer, nullable=False, default=0)
     last_error: str | None = Column(String(200), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
     next_attempt_at: dt.datetime = Column(DateTime, nullable=False)
     delivered_at: dt.datetime | None = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
     created_at: dt.datetime = Column(DateTime, nullable=False)
+    claim_token: str | None = Column(String(32), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    lease_expires_at: dt.datetime | None = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
 
 
 class AgentMessage(Base):

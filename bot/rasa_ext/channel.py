@@ -7,7 +7,6 @@ that is namespaced so it can never select a customer's conversation.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import hmac
 import json
 import logging
@@ -90,7 +89,7 @@ def _inbox(conversation_id: str) -> list[dict[str, Any]]:
     from bot.services.handoff import fetch_agent_messages
 
     try:
-        messages = fetch_agent_messages(_uow_factory(), conversation_id, dt.datetime.now())
+        messages = fetch_agent_messages(_uow_factory(), conversation_id, get_settings().clock().now())
     except Exception:  # the customer's own answer must not fail because the inbox is unreachable
         logger.exception("inapp: reading the agent inbox failed")
         return []
@@ -238,7 +237,8 @@ async def _agent_call(request: Request, hints: MemoryHints | RedisHints, resume:
         text = body.get("text")
         if not isinstance(text, str) or not text.strip() or len(text) > MAX_MESSAGE_CHARS:
             return response.json({"error": "'text' must be 1-2000 characters"}, status=400)
-        await asyncio.to_thread(post_agent_message, _uow_factory(), conversation_id, text, "agent", dt.datetime.now())
+        at = get_settings().clock().now()
+        await asyncio.to_thread(post_agent_message, _uow_factory(), conversation_id, text, "agent", at)
         await hints.mark(conversation_id)
         return response.json({"status": "queued"})
     async with agent.lock_store.lock(conversation_id):
@@ -249,7 +249,8 @@ async def _agent_call(request: Request, hints: MemoryHints | RedisHints, resume:
         tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
         await agent.processor.save_tracker(tracker)
     text = _response_text(request, "utter_handback", tracker.get_slot("language") or "zh")
-    await asyncio.to_thread(post_agent_message, _uow_factory(), conversation_id, text, "bot", dt.datetime.now())
+    at = get_settings().clock().now()
+    await asyncio.to_thread(post_agent_message, _uow_factory(), conversation_id, text, "bot", at)
     await hints.mark(conversation_id)
     return response.json({"status": "resumed"})
 

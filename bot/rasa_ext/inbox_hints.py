@@ -12,10 +12,10 @@ database, delivers them.
 from __future__ import annotations
 
 import logging
-import os
 
 from bot.rasa_ext.limits import REDIS_TIMEOUT_SECONDS
 from bot.rasa_ext.redis_clients import async_client
+from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -58,5 +58,5 @@ class RedisHints:
 
 
 def hints_from_environment() -> MemoryHints | RedisHints:
-    url = os.environ.get("REDIS_URL")
+    url = get_settings().redis_url
     return RedisHints(url) if url else MemoryHints()

@@ -15,12 +15,12 @@ conversation; ``python -m bot conversations prune`` removes what is past retenti
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass
 from typing import Protocol
 
 from bot.rasa_ext.redis_clients import async_client
+from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -94,23 +94,22 @@ class RateLimits:
 
 
 def limits_from_environment() -> RateLimits:
-    env = os.environ.get
+    """The limits and counter store from Settings (RATE_LIMIT_*, DAILY_MESSAGES_PER_CONVERSATION, REDIS_URL)."""
+    settings = get_settings()
     limits = (
-        Limit(
-            "ip", int(env("RATE_LIMIT_PER_IP", "120")), 60, "too many requests from this address; try again in a minute"
-        ),
+        Limit("ip", settings.rate_limit_per_ip, 60, "too many requests from this address; try again in a minute"),
         Limit(
             "conversation",
-            int(env("RATE_LIMIT_PER_CONVERSATION", "30")),
+            settings.rate_limit_per_conversation,
             60,
             "too many messages in this conversation; try again in a minute",
         ),
         Limit(
             "conversation",
-            int(env("DAILY_MESSAGES_PER_CONVERSATION", "600")),
+            settings.daily_messages_per_conversation,
             86_400,
             "this conversation has reached today's message limit; please call the hotline or try again tomorrow",
         ),
     )
-    url = env("REDIS_URL")
+    url = settings.redis_url
     return RateLimits(limits, RedisCounters(url) if url else MemoryCounters())

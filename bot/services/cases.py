@@ -5,25 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from bot.domain.errors import DomainError, RecordsUnavailable
-from bot.domain.model import Case, Loan
-from bot.services.loans import UowFactory
+from bot.domain.errors import InvalidPhoneNumber, NoLoanToDispute, RecordsUnavailable
+from bot.domain.model import Case
+from bot.unit_of_work import UnitOfWork, UowFactory
 
+__all__ = ["InvalidPhoneNumber", "NoLoanToDispute"]  # raised here, defined in bot.domain.errors
 PREFIX = {"identity_misuse": "IDM", "wrong_number": "WRN", "scam_report": "SCM", "complaint": "CMP"}
 CN_MOBILE = re.compile(r"^1[3-9]\d{9}$")
-
-
-class InvalidPhoneNumber(DomainError):
-    """Not a mainland China mobile number (11 digits starting with 1)."""
-
-
-class NoLoanToDispute(DomainError):
-    """The customer has no loan with that id."""
 
 
 @dataclass(frozen=True)
@@ -58,30 +51,26 @@ def _view(case: Case, already: bool = False) -> CaseView:
     )  # fmt: skip
 
 
-def _open(uow_factory: UowFactory, case: Case, subject: str, on_open=None) -> CaseView:  # type: ignore[no-untyped-def]
+def _open(
+    uow_factory: UowFactory, case: Case, subject: str, on_open: Callable[[UnitOfWork], None] | None = None
+) -> CaseView:
     case.idempotency_key = hashlib.sha256(f"{case.type}|{case.conversation_id}|{subject}".encode()).hexdigest()
     try:
         with uow_factory() as uow:
-            session = uow.loans.session
-            existing = (
-                session.execute(select(Case).where(Case.idempotency_key == case.idempotency_key)).scalars().first()
-            )
+            existing = uow.cases.by_key(case.idempotency_key)
             if existing is not None:
                 return _view(existing, already=True)
-            session.add(case)
-            session.flush()
-            case.reference = f"{PREFIX[case.type]}-{case.created_at.year}-{case.id:06d}"
+            uow.cases.add(case, PREFIX[case.type])
             if on_open is not None:
-                on_open(session)
+                on_open(uow)
             uow.commit()
             return _view(case)
     except IntegrityError:
+        # A concurrent report of the same thing won the race: it is the same case.
         with uow_factory() as uow:
-            existing = (
-                uow.loans.session.execute(select(Case).where(Case.idempotency_key == case.idempotency_key))
-                .scalars()
-                .one()
-            )
+            existing = uow.cases.by_key(case.idempotency_key)
+            if existing is None:
+                raise RecordsUnavailable() from None
             return _view(existing, already=True)
     except SQLAlchemyError as exc:
         raise RecordsUnavailable() from exc
@@ -93,10 +82,8 @@ def open_identity_misuse_case(
     """The verified customer disputes a loan in their name: open a case and mark the loan disputed,
     which pauses notices and self-service extensions for it while it is investigated."""
 
-    def dispute(session) -> None:  # type: ignore[no-untyped-def]
-        loan = (
-            session.execute(select(Loan).where(Loan.id == loan_id, Loan.customer_id == customer_id)).scalars().first()
-        )
+    def dispute(uow: UnitOfWork) -> None:
+        loan = uow.loans.loan_of(customer_id, loan_id)
         if loan is None:
             raise NoLoanToDispute(loan_id)
         loan.disputed_at = loan.disputed_at or now
@@ -154,23 +141,18 @@ def open_complaint(
 
 
 def list_cases(uow_factory: UowFactory, case_type: str | None = None, limit: int = 50) -> list[CaseView]:
+    """The latest cases, newest first (staff tools)."""
     with uow_factory() as uow:
-        stmt = select(Case).order_by(Case.id.desc()).limit(limit)
-        if case_type:
-            stmt = stmt.where(Case.type == case_type)
-        return [_view(c) for c in uow.loans.session.execute(stmt).scalars()]
+        return [_view(c) for c in uow.cases.latest(case_type, limit)]
 
 
 def get_case(uow_factory: UowFactory, reference: str) -> CaseView | None:
     with uow_factory() as uow:
-        case = uow.loans.session.execute(select(Case).where(Case.reference == reference)).scalars().first()
+        case = uow.cases.by_reference(reference)
         return _view(case) if case else None
 
 
 def number_under_review(uow_factory: UowFactory, phone: str) -> bool:
     """Whether a wrong-number case holds this number under review or confirmed (the notice engine asks)."""
     with uow_factory() as uow:
-        stmt = select(Case.id).where(
-            Case.type == "wrong_number", Case.phone == phone, Case.status.in_(("under_review", "confirmed"))
-        )
-        return uow.loans.session.execute(stmt).first() is not None
+        return phone in uow.cases.phones_under_review()

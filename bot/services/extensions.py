@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from bot.domain.errors import CustomerNotFound, DomainError, RecordsUnavailable
+from bot.domain.errors import CustomerNotFound, LoanNotFound, NothingOverdue, OptionNotOffered, RecordsUnavailable
 from bot.domain.extensions import (
     ExtensionOption,
     ExtensionPolicy,
@@ -24,30 +24,18 @@ from bot.domain.extensions import (
     options,
     terms,
 )
-from bot.domain.model import ExtensionRequest, Instalment
+from bot.domain.model import ExtensionRequest, Instalment, Loan
 from bot.domain.rules import InstalmentState, OverdueItem, overdue_position
-from bot.services.loans import UowFactory
-from bot.settings import REPO_ROOT
+from bot.settings import get_settings
+from bot.unit_of_work import UnitOfWork, UowFactory
 
-POLICY_FILE = REPO_ROOT / "config" / "extension_policy.yml"
+__all__ = ["LoanNotFound", "NothingOverdue", "OptionNotOffered"]  # raised here, defined in bot.domain.errors
 REASON_CODES = ("job_loss", "illness", "business", "disaster", "other")
-
-
-class NothingOverdue(DomainError):
-    """The customer (or the chosen loan) has no overdue instalment to reschedule."""
-
-
-class LoanNotFound(DomainError):
-    """The loan is not one of this customer's loans."""
-
-
-class OptionNotOffered(DomainError):
-    """The chosen option is not one the policy offers."""
 
 
 @lru_cache(maxsize=1)
 def default_policy() -> ExtensionPolicy:
-    return ExtensionPolicy.from_file(POLICY_FILE)
+    return ExtensionPolicy.from_file(get_settings().config_file("extension_policy.yml"))
 
 
 @dataclass(frozen=True)
@@ -77,9 +65,9 @@ def _items(instalments: Sequence[Instalment], today: dt.date) -> tuple[OverdueIt
     return overdue_position(states, today).items
 
 
-def _loan_state(uow, loan, today: dt.date) -> tuple[LoanState, Sequence[Instalment]]:  # type: ignore[no-untyped-def]
+def _loan_state(uow: UnitOfWork, loan: Loan, today: dt.date) -> tuple[LoanState, Sequence[Instalment]]:
     overdue = uow.loans.overdue_instalments_of_loan(loan.id, today)
-    last = uow.loans.last_approved_extension(loan.id)
+    last = uow.extensions.last_approved(loan.id)
     state = LoanState(
         loan_id=loan.id,
         overdue=_items(overdue, today),
@@ -150,8 +138,7 @@ def preview_terms(
     option = parse_option(option_code, policy)
     try:
         with uow_factory() as uow:
-            loan = next((loan for loan in uow.loans.loans_of(customer_id) if loan.id == loan_id), None)
-            if loan is None:
+            if uow.loans.loan_of(customer_id, loan_id) is None:
                 raise LoanNotFound(loan_id)
             items = _items(uow.loans.overdue_instalments_of_loan(loan_id, today), today)
     except SQLAlchemyError as exc:
@@ -232,7 +219,7 @@ def submit_extension(
             loan = uow.loans.loan_for_update(customer_id, loan_id)
             if loan is None:
                 raise LoanNotFound(loan_id)
-            existing = uow.loans.extension_by_key(key)
+            existing = uow.extensions.by_key(key)
             if existing is not None:
                 return _decision(existing, already=True)
             state, overdue = _loan_state(uow, loan, today)
@@ -257,13 +244,13 @@ def submit_extension(
                 idempotency_key=key,
                 created_at=now,
             )
-            uow.loans.add_extension_request(request)
+            uow.extensions.add(request)
             if plan is not None:
                 for instalment in overdue:
                     instalment.status = "rescheduled"
                 seq = uow.loans.max_seq(loan_id)
                 for k, planned in enumerate(plan.instalments, start=1):
-                    uow.loans.add(
+                    uow.loans.add_instalment(
                         Instalment(
                             loan_id=loan_id,
                             seq=seq + k,
@@ -278,7 +265,7 @@ def submit_extension(
     except IntegrityError:
         # A concurrent submission about the same instalments won the race: return its record.
         with uow_factory() as uow:
-            existing = uow.loans.extension_by_key(key)
+            existing = uow.extensions.by_key(key)
             if existing is None:
                 raise
             return _decision(existing, already=True)
@@ -310,7 +297,7 @@ def record_cancellation(
                 idempotency_key=f"cancel:{uuid.uuid4().hex}",
                 created_at=now,
             )
-            reference = uow.loans.add_extension_request(request)
+            reference = uow.extensions.add(request)
             uow.commit()
             return reference
     except SQLAlchemyError as exc:

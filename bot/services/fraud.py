@@ -9,7 +9,8 @@ from decimal import Decimal
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.domain.errors import RecordsUnavailable
-from bot.services.loans import NoticeView, UowFactory, account_overview
+from bot.services.loans import NoticeView, account_overview
+from bot.unit_of_work import UowFactory
 
 MATCH_WINDOW_DAYS = 30
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -15,14 +16,14 @@ from typing import Any, Protocol
 
 import requests
 import yaml
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.clock import Clock
 from bot.domain.errors import RecordsUnavailable
 from bot.domain.model import AgentMessage, HandoffTicket
 from bot.domain.secrets import mask_secrets
-from bot.services.loans import UowFactory
-from bot.settings import REPO_ROOT
+from bot.settings import get_settings
+from bot.unit_of_work import UowFactory
 
 logger = logging.getLogger(__name__)
 PRIORITY = {
@@ -37,6 +38,8 @@ MAX_BACKOFF_SECONDS = 300
 
 @dataclass(frozen=True)
 class ServiceHours:
+    """When agents answer, in the bank's local time (``at`` is a bank-local time from the clock)."""
+
     open_from: dt.time
     open_until: dt.time
     first_reply_minutes: int
@@ -51,7 +54,7 @@ class ServiceHours:
 
 @lru_cache(maxsize=1)
 def service_hours() -> ServiceHours:
-    raw = yaml.safe_load((REPO_ROOT / "config" / "handoff.yml").read_text(encoding="utf-8"))
+    raw = yaml.safe_load(get_settings().config_file("handoff.yml").read_text(encoding="utf-8"))
     return ServiceHours(
         dt.time.fromisoformat(raw["open_from"]),
         dt.time.fromisoformat(raw["open_until"]),
@@ -127,7 +130,6 @@ def create_ticket(
     masked = [{**m, "text": mask_secrets(str(m.get("text") or ""))} for m in transcript]
     try:
         with uow_factory() as uow:
-            session = uow.loans.session
             ticket = HandoffTicket(
                 ticket_id=f"pending-{now.timestamp()}-{conversation_id}"[:40],
                 conversation_id=conversation_id,
@@ -142,9 +144,7 @@ def create_ticket(
                 next_attempt_at=now,
                 created_at=now,
             )
-            session.add(ticket)
-            session.flush()
-            ticket.ticket_id = f"HO-{now:%Y}-{ticket.id:06d}"
+            uow.tickets.add(ticket)
             uow.commit()
             return _view(ticket)
     except SQLAlchemyError as exc:
@@ -161,82 +161,83 @@ class DeliveryReport:
     failed: int = 0
 
 
+#: Tickets claimed at once by one worker; each claim is leased for long enough to send them all.
+CLAIM_BATCH = 10
+
+
 def deliver_due(
     uow_factory: UowFactory,
     url: str,
-    now: dt.datetime,
+    clock: Clock,
     http: HttpPoster | None = None,
     timeout: float = 5.0,
     limit: int = 100,
+    lease_seconds: float | None = None,
 ) -> DeliveryReport:
-    """POST every pending ticket whose time has come, with ``Idempotency-Key: <ticket_id>``.
+    """POST every ticket whose time has come, with ``Idempotency-Key: <ticket_id>``.
 
-    A 2xx marks it delivered; anything else (or no answer) records the error and schedules the
-    next attempt with exponential backoff (2, 4, 8 ... seconds, at most 5 minutes). A worker that
-    dies after the helpdesk answered but before recording it just delivers again with the same key.
+    Outbox protocol: claim a batch (status ``sending``, a lease, committed), send outside any
+    transaction, then record each result if the claim still holds. A 2xx marks it delivered;
+    anything else (or no answer) records the error and schedules the next attempt with
+    exponential backoff (2, 4, 8 ... seconds, at most 5 minutes). A worker that dies holding a
+    claim leaves the rows ``sending``; once the lease expires another worker sends them (with the
+    same key, so a helpdesk that already got one drops the repeat). Several workers at once
+    each get different tickets.
     """
     poster: Any = http or requests.Session()
     report = DeliveryReport()
-    with uow_factory() as uow:
-        session = uow.loans.session
-        tickets = (
-            session.execute(
-                select(HandoffTicket)
-                .where(HandoffTicket.status == "pending", HandoffTicket.next_attempt_at <= now)
-                .order_by(HandoffTicket.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-            .scalars()
-            .all()
-        )
-        for ticket in tickets:
-            ticket.attempts += 1
+    lease = dt.timedelta(seconds=lease_seconds if lease_seconds is not None else CLAIM_BATCH * (timeout + 1) + 30)
+    while report.delivered + report.failed < limit:
+        token = uuid.uuid4().hex
+        lease_until = clock.now() + lease
+        with uow_factory() as uow:
+            claimed = [
+                (t.id, t.ticket_id, t.attempts, _view(t).payload())
+                for t in uow.tickets.claim_due(clock.now(), lease_until, token, CLAIM_BATCH)
+            ]
+            uow.commit()
+        if not claimed:
+            break
+        for row_id, ticket_id, attempts, payload in claimed:
+            if clock.now() + dt.timedelta(seconds=timeout) >= lease_until:
+                return report  # the lease would run out mid-call: the rest go to whoever claims them next
             try:
-                reply = poster.post(
-                    url, json=_view(ticket).payload(), headers={"Idempotency-Key": ticket.ticket_id}, timeout=timeout
-                )
+                reply = poster.post(url, json=payload, headers={"Idempotency-Key": ticket_id}, timeout=timeout)
                 ok, error = 200 <= reply.status_code < 300, f"HTTP {reply.status_code}"
             except requests.RequestException as exc:
                 ok, error = False, f"{type(exc).__name__}"
+            at = clock.now()
+            with uow_factory() as uow:
+                if ok:
+                    kept = uow.tickets.record_delivered(row_id, token, at)
+                else:
+                    retry_at = at + dt.timedelta(seconds=min(2**attempts, MAX_BACKOFF_SECONDS))
+                    kept = uow.tickets.record_failed(row_id, token, error, retry_at)
+                uow.commit()
+            if not kept:
+                logger.warning("ticket %s: claim expired before its result was recorded", ticket_id)
             if ok:
-                ticket.status, ticket.delivered_at, ticket.last_error = "delivered", now, None
                 report.delivered += 1
             else:
-                ticket.last_error = error[:200]
-                ticket.next_attempt_at = now + dt.timedelta(seconds=min(2**ticket.attempts, MAX_BACKOFF_SECONDS))
                 report.failed += 1
-            uow.commit()
     return report
 
 
 def list_tickets(uow_factory: UowFactory, limit: int = 50) -> list[TicketView]:
     with uow_factory() as uow:
-        return [
-            _view(t)
-            for t in uow.loans.session.execute(
-                select(HandoffTicket).order_by(HandoffTicket.id.desc()).limit(limit)
-            ).scalars()
-        ]
+        return [_view(t) for t in uow.tickets.latest(limit)]
 
 
 def get_ticket(uow_factory: UowFactory, ticket_id: str) -> TicketView | None:
     with uow_factory() as uow:
-        t = (
-            uow.loans.session.execute(select(HandoffTicket).where(HandoffTicket.ticket_id == ticket_id))
-            .scalars()
-            .first()
-        )
+        t = uow.tickets.by_ticket_id(ticket_id)
         return _view(t) if t else None
 
 
 def retry_now(uow_factory: UowFactory, ticket_id: str | None, now: dt.datetime) -> int:
     """Make one pending ticket (or all) due now. Returns how many."""
     with uow_factory() as uow:
-        stmt = select(HandoffTicket).where(HandoffTicket.status == "pending")
-        if ticket_id:
-            stmt = stmt.where(HandoffTicket.ticket_id == ticket_id)
-        tickets = uow.loans.session.execute(stmt).scalars().all()
+        tickets = uow.tickets.pending(ticket_id)
         for t in tickets:
             t.next_attempt_at = now
         uow.commit()
@@ -245,7 +246,7 @@ def retry_now(uow_factory: UowFactory, ticket_id: str | None, now: dt.datetime) 
 
 def post_agent_message(uow_factory: UowFactory, conversation_id: str, text: str, sender: str, now: dt.datetime) -> None:
     with uow_factory() as uow:
-        uow.loans.session.add(
+        uow.tickets.add_message(
             AgentMessage(conversation_id=conversation_id, sender=sender, text=text[:2000], created_at=now)
         )
         uow.commit()
@@ -254,15 +255,7 @@ def post_agent_message(uow_factory: UowFactory, conversation_id: str, text: str,
 def fetch_agent_messages(uow_factory: UowFactory, conversation_id: str, now: dt.datetime) -> list[dict[str, str]]:
     """Messages from the agent (or the hand-back notice) not yet shown in the app; marks them shown."""
     with uow_factory() as uow:
-        rows = (
-            uow.loans.session.execute(
-                select(AgentMessage)
-                .where(AgentMessage.conversation_id == conversation_id, AgentMessage.fetched_at.is_(None))
-                .order_by(AgentMessage.id)
-            )
-            .scalars()
-            .all()
-        )
+        rows = uow.tickets.unfetched_messages(conversation_id)
         for row in rows:
             row.fetched_at = now
         uow.commit()

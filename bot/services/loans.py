@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -12,9 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.domain.errors import CustomerNotFound, RecordsUnavailable
 from bot.domain.privacy import mask_phone
 from bot.domain.rules import InstalmentState, OverduePosition, overdue_position
-from bot.unit_of_work import UnitOfWork
-
-UowFactory = Callable[[], UnitOfWork]
+from bot.unit_of_work import UowFactory
 
 #: How far back the assistant looks for notices when explaining them.
 LOOKBACK_DAYS = 60
@@ -151,20 +148,20 @@ def _account_overview(uow_factory: UowFactory, customer_id: str, today: dt.date)
                 to_current_number=n.phone == customer.phone,
                 template=n.template,
                 reason=n.reason,
-                instalment_seq=n.instalment.seq if n.instalment else None,
-                instalment_due_date=n.instalment.due_date if n.instalment else None,
-                instalment_amount=n.instalment.amount if n.instalment else None,
-                instalment_paid_at=n.instalment.paid_at if n.instalment else None,
-                instalment_rescheduled=bool(n.instalment and n.instalment.status == "rescheduled"),
+                instalment_seq=i.seq if i else None,
+                instalment_due_date=i.due_date if i else None,
+                instalment_amount=i.amount if i else None,
+                instalment_paid_at=i.paid_at if i else None,
+                instalment_rescheduled=bool(i and i.status == "rescheduled"),
             )
-            for n in uow.loans.notices_of(customer_id, since)
+            for n, i in uow.notices.of_customer(customer_id, since)
         )
         repayments = tuple(
             RepaymentView(r.loan_id, r.amount, r.channel, r.paid_at, r.posted_at)
             for r in uow.loans.repayments_of(customer_id, since)
         )
         plans = tuple(
-            PlanView(p.reference or "", p.loan_id, p.option or "") for p in uow.loans.active_plans_of(customer_id)
+            PlanView(p.reference or "", p.loan_id, p.option or "") for p in uow.extensions.active_plans_of(customer_id)
         )
         view = CustomerView(customer.id, customer.name, customer.language, mask_phone(customer.phone))
         return AccountOverview(view, position, notices, repayments, plans, today)

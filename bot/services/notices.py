@@ -4,29 +4,36 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import noload
+from sqlalchemy.exc import IntegrityError
 
-from bot.domain.model import Case, Customer, Instalment, Loan, SmsNotice
+from bot.clock import Clock, FixedClock
+from bot.domain.model import SmsNotice
 from bot.domain.notices import NoticeCandidate, NoticePolicy, decide, load_templates, render_notice
 from bot.domain.rules import days_overdue
 from bot.notice_senders import NoticeSender, OutgoingSms, SendFailed
-from bot.services.loans import UowFactory
-from bot.settings import REPO_ROOT
+from bot.settings import get_settings
+from bot.unit_of_work import UowFactory
+
+logger = logging.getLogger(__name__)
+#: Notices claimed at once by one sender; the lease covers sending them all.
+CLAIM_BATCH = 20
+LEASE = dt.timedelta(minutes=5)
 
 
 @lru_cache(maxsize=1)
 def default_policy() -> NoticePolicy:
-    return NoticePolicy.from_file(REPO_ROOT / "config" / "notice_policy.yml")
+    return NoticePolicy.from_file(get_settings().config_file("notice_policy.yml"))
 
 
 @lru_cache(maxsize=1)
 def default_templates() -> dict[str, dict[str, str]]:
-    return load_templates(REPO_ROOT / "config" / "notice_templates.yml")
+    return load_templates(get_settings().config_file("notice_templates.yml"))
 
 
 @dataclass
@@ -49,49 +56,21 @@ def run_notices(
     dry_run: bool = False,
     policy: NoticePolicy | None = None,
     templates: dict[str, dict[str, str]] | None = None,
+    clock: Clock | None = None,
 ) -> NoticeRunReport:
-    """Record every notice due at ``at`` (one per instalment per day), then hand every recorded
-    but unsent notice to the sender. A dry run decides and reports but writes and sends nothing."""
+    """Record every notice due at ``at`` (bank-local; one per instalment per day), then hand every
+    recorded but unsent notice to the sender. A dry run decides and reports but writes and sends
+    nothing. ``at`` is the moment the rules judge (quiet hours, cadence); ``clock`` stamps deliveries
+    and leases (default: a clock standing at ``at``)."""
     policy, templates = policy or default_policy(), templates or default_templates()
     report = NoticeRunReport(at=at)
     day = at.date()
     with uow_factory() as uow:
-        session = uow.loans.session
-        rows = session.execute(
-            select(Instalment, Loan, Customer)
-            .join(Loan, Loan.id == Instalment.loan_id)
-            .join(Customer, Customer.id == Loan.customer_id)
-            .where(Instalment.paid_at.is_(None), Instalment.status == "scheduled", Instalment.due_date < day)
-            .order_by(Instalment.due_date, Instalment.id)
-        ).all()
-        ids = [i.id for i, _, _ in rows]
-        previous: dict[int, list[dt.datetime]] = {}
-        if ids:
-            for instalment_id, sent_at in session.execute(
-                select(SmsNotice.instalment_id, SmsNotice.sent_at).where(
-                    SmsNotice.instalment_id.in_(ids), SmsNotice.status.in_(("pending", "sent")), SmsNotice.sent_at < at
-                )
-            ):
-                previous.setdefault(instalment_id, []).append(sent_at)
-        per_number: Counter[str] = Counter()
-        for phone, count in session.execute(
-            select(SmsNotice.phone, func.count())
-            .where(SmsNotice.sent_at > at - dt.timedelta(days=7), SmsNotice.status.in_(("pending", "sent")))
-            .group_by(SmsNotice.phone)
-        ):
-            per_number[phone] = count
-        under_review = set(
-            session.execute(
-                select(Case.phone).where(Case.type == "wrong_number", Case.status.in_(("under_review", "confirmed")))
-            ).scalars()
-        )
-        recorded_today = set(
-            session.execute(
-                select(SmsNotice.idempotency_key).where(
-                    SmsNotice.idempotency_key.is_not(None), SmsNotice.sent_at >= dt.datetime.combine(day, dt.time.min)
-                )
-            ).scalars()
-        )
+        rows = uow.loans.overdue_instalments_on(day)
+        previous = uow.notices.times_by_instalment((i.id for i, _, _ in rows), before=at)
+        per_number = uow.notices.counts_per_phone_since(at - dt.timedelta(days=7))
+        under_review = uow.cases.phones_under_review()
+        recorded_today = uow.notices.keys_recorded_since(dt.datetime.combine(day, dt.time.min))
         for instalment, loan, customer in rows:
             key = notice_key(instalment.id, day)
             if key in recorded_today:
@@ -118,7 +97,7 @@ def run_notices(
             if dry_run:
                 continue
             days = days_overdue(instalment.due_date, day)
-            session.add(
+            uow.notices.add(
                 SmsNotice(
                     customer_id=customer.id,
                     loan_id=loan.id,
@@ -143,43 +122,62 @@ def run_notices(
                 )
             )
         if not dry_run:
-            uow.commit()  # recorded before anything is sent: a crash now loses nothing
+            try:
+                uow.commit()  # recorded before anything is sent: a crash now loses nothing
+            except IntegrityError:
+                # Another run recorded the same day's notices first (same keys): send what it recorded.
+                logger.warning("notices for %s were recorded by another run at the same time", day)
+                report.skipped["already_recorded_today"] += len(report.recorded)
+                report.recorded.clear()
     if not dry_run and sender is not None:
-        deliver_pending(uow_factory, sender, report)
+        deliver_pending(uow_factory, sender, clock or FixedClock(at), report)
     return report
 
 
 def deliver_pending(
-    uow_factory: UowFactory, sender: NoticeSender, report: NoticeRunReport | None = None
+    uow_factory: UowFactory,
+    sender: NoticeSender,
+    clock: Clock,
+    report: NoticeRunReport | None = None,
+    lease: dt.timedelta = LEASE,
 ) -> NoticeRunReport:
-    """Send every recorded notice not yet delivered (this run's and earlier failures), once each."""
-    report = report or NoticeRunReport(at=dt.datetime.now())
-    with uow_factory() as uow:
-        session = uow.loans.session
-        pending = (
-            session.execute(
-                select(SmsNotice)
-                .options(noload(SmsNotice.instalment))  # FOR UPDATE cannot lock the outer side of a join
-                .where(SmsNotice.status.in_(("pending", "failed")))
-                .order_by(SmsNotice.id)
-                .with_for_update(skip_locked=True)
-            )
-            .scalars()
-            .all()
-        )
-        for notice in pending:
-            notice.attempts += 1
+    """Send every recorded notice not yet delivered (this run's, earlier failures, and notices whose
+    sender died holding them once its lease expired), once each.
+
+    Outbox protocol: claim a batch (``sending``, lease, committed), call the gateway outside any
+    transaction, record each outcome if the claim still holds. Several senders at once each get
+    different notices; the gateway drops a repeat of the same reference after a crash.
+    """
+    report = report or NoticeRunReport(at=clock.now())
+    after_id = 0  # each notice at most once per pass, even one that fails again
+    while True:
+        token = uuid.uuid4().hex
+        lease_until = clock.now() + lease
+        with uow_factory() as uow:
+            claimed = [
+                (n.id, OutgoingSms(to=n.phone, text=n.text or "", reference=n.idempotency_key or str(n.id)))
+                for n in uow.notices.claim_unsent(clock.now(), lease_until, token, CLAIM_BATCH, after_id)
+            ]
+            uow.commit()
+        if not claimed:
+            return report
+        after_id = claimed[-1][0]
+        for notice_id, sms in claimed:
+            if clock.now() >= lease_until:
+                return report  # the rest go to whoever claims them after the lease
             try:
-                sender.send(
-                    OutgoingSms(
-                        to=notice.phone, text=notice.text or "", reference=notice.idempotency_key or str(notice.id)
-                    )
-                )
+                sender.send(sms)
             except SendFailed as exc:
-                notice.status, notice.last_error = "failed", str(exc)[:200]
-                report.failed += 1
+                outcome, error = "failed", str(exc)
             else:
-                notice.status, notice.delivered_at, notice.last_error = "sent", dt.datetime.now(), None
+                outcome, error = "sent", ""
+            with uow_factory() as uow:
+                if outcome == "sent":
+                    uow.notices.record_sent(notice_id, token, clock.now())
+                else:
+                    uow.notices.record_failed(notice_id, token, error)
+                uow.commit()
+            if outcome == "sent":
                 report.sent += 1
-            uow.commit()  # each outcome is durable before the next send
-    return report
+            else:
+                report.failed += 1

@@ -8,6 +8,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import AccountAction
+from bot.clock import FixedClock
 from bot.identity import customer_conversation, visitor_conversation
 from bot.unit_of_work import SqlAlchemyUnitOfWork
 
@@ -39,7 +40,9 @@ def visitor(intent: str = "greet") -> Tracker:
 def records(monkeypatch, sqlite_url, today):  # type: ignore[no-untyped-def]
     """Point every account action at the seeded demo database, with today pinned."""
     monkeypatch.setattr(AccountAction, "uow_factory", staticmethod(lambda: SqlAlchemyUnitOfWork(sqlite_url)))
-    monkeypatch.setattr(AccountAction, "today", staticmethod(lambda: today))
+    monkeypatch.setattr(
+        AccountAction, "clock", staticmethod(lambda: FixedClock(dt.datetime.combine(today, dt.time(14, 0))))
+    )
     return sqlite_url
 
 
@@ -51,7 +54,7 @@ def no_records(monkeypatch):  # type: ignore[no-untyped-def]
         raise AssertionError("an anonymous visitor's request must not read loan records")
 
     monkeypatch.setattr(AccountAction, "uow_factory", staticmethod(forbidden))
-    monkeypatch.setattr(AccountAction, "today", staticmethod(lambda: dt.date(2026, 11, 28)))
+    monkeypatch.setattr(AccountAction, "clock", staticmethod(lambda: FixedClock(dt.datetime(2026, 11, 28, 14, 0))))
 
 
 async def run(action: Any, tracker: Tracker) -> list[dict[str, Any]]:

@@ -1,10 +1,13 @@
 """Account actions answer from the verified customer's records and nothing else."""
 
+import datetime as dt
+
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import AccountAction
 from actions.loans import ActionCheckRepayment, ActionExplainRepayment, ActionExplainTexts, ActionTellAmountDue
+from bot.clock import FixedClock
 from bot.unit_of_work import SqlAlchemyUnitOfWork
 from tests.actions.conftest import customer, run, visitor
 
@@ -110,5 +113,7 @@ async def test_a_customer_id_without_records_gets_a_not_found_answer(records):
 async def test_when_the_database_is_down_the_customer_gets_an_apology_and_the_offer_of_a_person(monkeypatch, today):
     url = "postgresql+psycopg2://nobody@127.0.0.1:1/none?connect_timeout=1"
     monkeypatch.setattr(AccountAction, "uow_factory", staticmethod(lambda: SqlAlchemyUnitOfWork(url)))
-    monkeypatch.setattr(AccountAction, "today", staticmethod(lambda: today))
+    monkeypatch.setattr(
+        AccountAction, "clock", staticmethod(lambda: FixedClock(dt.datetime.combine(today, dt.time(14, 0))))
+    )
     assert responses(await run(ActionTellAmountDue(), customer("C1001"))) == ["utter_service_unavailable"]

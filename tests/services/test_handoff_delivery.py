@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
+from bot.clock import FixedClock
 from bot.services.handoff import create_ticket, deliver_due, get_ticket, summarize
 from bot.unit_of_work import SqlAlchemyUnitOfWork
 
@@ -82,7 +83,7 @@ def ticket(url, conversation="customer:C1001", reason="request_human"):
 
 def test_a_ticket_is_delivered_with_the_contract_payload_and_idempotency_key(sqlite_url, desk):
     t = ticket(sqlite_url)
-    report = deliver_due(uow(sqlite_url), desk.url, NOW)
+    report = deliver_due(uow(sqlite_url), desk.url, FixedClock(NOW))
     assert report.delivered == 1
     body = desk.bodies[t.ticket_id]
     assert {
@@ -110,10 +111,10 @@ def test_a_helpdesk_answering_500_is_retried_with_backoff_until_it_accepts(sqlit
     desk = Helpdesk(fail=lambda n: n <= 2)
     try:
         t = ticket(sqlite_url)
-        assert deliver_due(uow(sqlite_url), desk.url, NOW).failed == 1
-        assert deliver_due(uow(sqlite_url), desk.url, NOW).failed == 0  # not due yet: backoff
-        assert deliver_due(uow(sqlite_url), desk.url, NOW + dt.timedelta(seconds=2)).failed == 1
-        assert deliver_due(uow(sqlite_url), desk.url, NOW + dt.timedelta(seconds=7)).delivered == 1
+        assert deliver_due(uow(sqlite_url), desk.url, FixedClock(NOW)).failed == 1
+        assert deliver_due(uow(sqlite_url), desk.url, FixedClock(NOW)).failed == 0  # not due yet: backoff
+        assert deliver_due(uow(sqlite_url), desk.url, FixedClock(NOW + dt.timedelta(seconds=2))).failed == 1
+        assert deliver_due(uow(sqlite_url), desk.url, FixedClock(NOW + dt.timedelta(seconds=7))).delivered == 1
         view = get_ticket(uow(sqlite_url), t.ticket_id)
         assert view.status == "delivered" and view.attempts == 3 and desk.accepted[t.ticket_id] == 1
     finally:
@@ -124,9 +125,11 @@ def test_a_helpdesk_that_is_down_for_a_while_gets_the_ticket_when_it_is_back(sql
     t = ticket(sqlite_url)
     down = desk.url.rsplit(":", 1)[0] + ":1/tickets"
     for k in range(3):
-        assert deliver_due(uow(sqlite_url), down, NOW + dt.timedelta(seconds=10 * k), timeout=0.5).failed == 1
+        assert (
+            deliver_due(uow(sqlite_url), down, FixedClock(NOW + dt.timedelta(seconds=10 * k)), timeout=0.5).failed == 1
+        )
     assert get_ticket(uow(sqlite_url), t.ticket_id).last_error == "ConnectionError"
-    assert deliver_due(uow(sqlite_url), desk.url, NOW + dt.timedelta(minutes=5)).delivered == 1
+    assert deliver_due(uow(sqlite_url), desk.url, FixedClock(NOW + dt.timedelta(minutes=5))).delivered == 1
     assert desk.accepted[t.ticket_id] == 1
 
 
@@ -139,9 +142,11 @@ def test_a_worker_that_dies_after_posting_delivers_again_and_the_helpdesk_sees_o
             raise SystemExit("worker killed")
 
     with pytest.raises(SystemExit):
-        deliver_due(uow(sqlite_url), desk.url, NOW, http=DiesAfterPost())
-    assert get_ticket(uow(sqlite_url), t.ticket_id).status == "pending"  # nothing recorded: not lost
-    assert deliver_due(uow(sqlite_url), desk.url, NOW).delivered == 1  # restarted worker
+        deliver_due(uow(sqlite_url), desk.url, FixedClock(NOW), http=DiesAfterPost(), lease_seconds=60)
+    assert get_ticket(uow(sqlite_url), t.ticket_id).status == "sending"  # claimed, not lost
+    # A restarted worker leaves it alone while the dead worker's lease holds, then sends it again.
+    assert deliver_due(uow(sqlite_url), desk.url, FixedClock(NOW + dt.timedelta(seconds=59))).delivered == 0
+    assert deliver_due(uow(sqlite_url), desk.url, FixedClock(NOW + dt.timedelta(seconds=60))).delivered == 1
     assert desk.calls == 2 and desk.accepted[t.ticket_id] == 2 and len(desk.accepted) == 1  # same key twice
 
 
@@ -152,7 +157,7 @@ def test_soak_200_tickets_with_random_helpdesk_failures_all_arrive_exactly_once(
         tickets = [ticket(sqlite_url, conversation=f"visitor:soak{k:04d}") for k in range(200)]
         at = NOW
         for _ in range(200):  # bounded: stops by itself
-            deliver_due(uow(sqlite_url), desk.url, at, limit=50)
+            deliver_due(uow(sqlite_url), desk.url, FixedClock(at), limit=50)
             at += dt.timedelta(minutes=5)
             if len(desk.accepted) == 200:
                 break

@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from bot.rasa_ext.inbox_hints import MemoryHints, RedisHints, hints_from_environment
+from bot.settings import get_settings
 from tests.conftest import REDIS_TEST_URL as REDIS_URL
 
 
@@ -43,4 +44,5 @@ def test_redis_only_when_configured(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("REDIS_URL", raising=False)
     assert isinstance(hints_from_environment(), MemoryHints)
     monkeypatch.setenv("REDIS_URL", REDIS_URL)
+    get_settings.cache_clear()  # settings are read once per process
     assert isinstance(hints_from_environment(), RedisHints)

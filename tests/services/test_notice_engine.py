@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bot import db
+from bot.clock import FixedClock
 from bot.domain.model import SmsNotice
 from bot.domain.notices import NoticePolicy
 from bot.notice_senders import FileSender, HttpGatewaySender
@@ -162,7 +163,9 @@ def test_a_gateway_that_is_down_loses_nothing_and_the_notice_goes_out_once_it_is
         (notice,) = notices(sqlite_url, at(0))
         assert notice.status == "failed" and notice.attempts == 1 and "Connection" in (notice.last_error or "")
         # Later: the gateway is back; pending notices go out exactly once; a rerun sends nothing more.
-        later = deliver_pending(uow(sqlite_url), HttpGatewaySender(gateway.url, "gw-token", backoff=0.01))
+        later = deliver_pending(
+            uow(sqlite_url), HttpGatewaySender(gateway.url, "gw-token", backoff=0.01), FixedClock(at(0, 15))
+        )
         assert later.sent == 1
         run_notices(uow(sqlite_url), HttpGatewaySender(gateway.url, "gw-token", backoff=0.01), at(0, 16))
         assert list(gateway.delivered.values()) == [1]

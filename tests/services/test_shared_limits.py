@@ -8,6 +8,7 @@ import pytest
 import redis
 
 from bot.rasa_ext.limits import Limit, RateLimits, RedisCounters, limits_from_environment
+from bot.settings import get_settings
 from tests.conftest import REDIS_TEST_URL as REDIS_URL
 
 
@@ -36,6 +37,7 @@ def test_redis_is_used_only_when_configured(monkeypatch: pytest.MonkeyPatch) -> 
     assert type(limits_from_environment().counters).__name__ == "MemoryCounters"
     monkeypatch.setenv("REDIS_URL", REDIS_URL)
     monkeypatch.setenv("DAILY_MESSAGES_PER_CONVERSATION", "7")
+    get_settings.cache_clear()  # settings are read once per process
     limits = limits_from_environment()
     assert isinstance(limits.counters, RedisCounters)
     assert [(x.scope, x.limit, x.window_seconds) for x in limits.limits][-1] == ("conversation", 7, 86_400)

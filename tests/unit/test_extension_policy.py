@@ -8,7 +8,7 @@ from dateutil.relativedelta import relativedelta
 
 from bot.domain.extensions import ExtensionOption, ExtensionPolicy, LoanState, eligibility, options, terms
 from bot.domain.rules import OverdueItem, penalty_interest
-from bot.services.extensions import POLICY_FILE
+from bot.settings import get_settings
 
 TODAY = dt.date(2026, 11, 28)
 D = Decimal
@@ -82,13 +82,19 @@ def test_split_into_three_of_1086_48_is_362_16_each():
 
 
 def test_the_shipped_policy_file_loads_and_offers_defer_and_split_options():
-    policy = ExtensionPolicy.from_file(POLICY_FILE)
+    policy = ExtensionPolicy.from_file(get_settings().config_file("extension_policy.yml"))
     assert policy.max_days_overdue == 60 and policy.cooldown_days == 365
     assert [o.code for o in options(policy)] == ["defer_7", "defer_14", "defer_30", "split_3", "split_6", "split_12"]
 
 
 def test_a_policy_file_that_defers_beyond_30_days_is_refused(tmp_path):
     bad = tmp_path / "policy.yml"
-    bad.write_text(POLICY_FILE.read_text(encoding="utf-8").replace("[7, 14, 30]", "[7, 45]"), encoding="utf-8")
+    bad.write_text(
+        get_settings()
+        .config_file("extension_policy.yml")
+        .read_text(encoding="utf-8")
+        .replace("[7, 14, 30]", "[7, 45]"),
+        encoding="utf-8",
+    )
     with pytest.raises(ValueError):
         ExtensionPolicy.from_file(bad)

@@ -1,0 +1,340 @@
+"""In-memory repositories and unit of work, for service tests without a database.
+
+They keep model objects in lists and answer each repository query in plain Python, as
+cosmicpython's ``FakeRepository`` does. ``FakeUnitOfWork.commits`` counts commits, so a test can
+tell a use case that changes nothing from one that records something.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from types import TracebackType
+from typing import Any
+
+from bot.domain.model import (
+    AgentMessage,
+    Case,
+    Customer,
+    ExtensionRequest,
+    HandoffTicket,
+    Instalment,
+    Loan,
+    Repayment,
+    SmsNotice,
+)
+from bot.repository import NOTICE_RECORDED
+
+
+class _Ids:
+    def __init__(self) -> None:
+        self.last = 0
+
+    def next(self) -> int:
+        self.last += 1
+        return self.last
+
+
+class FakeLoanRecords:
+    def __init__(self) -> None:
+        self.customers: dict[str, Customer] = {}
+        self.loans: list[Loan] = []
+        self.instalments: list[Instalment] = []
+        self.repayments: list[Repayment] = []
+        self._ids = _Ids()
+
+    def customer(self, customer_id: str) -> Customer | None:
+        return self.customers.get(customer_id)
+
+    def loans_of(self, customer_id: str) -> Sequence[Loan]:
+        return sorted((x for x in self.loans if x.customer_id == customer_id), key=lambda x: x.id)
+
+    def loan_of(self, customer_id: str, loan_id: str) -> Loan | None:
+        return next((x for x in self.loans if x.id == loan_id and x.customer_id == customer_id), None)
+
+    def loan_for_update(self, customer_id: str, loan_id: str) -> Loan | None:
+        return self.loan_of(customer_id, loan_id)
+
+    def _customer_of(self, instalment: Instalment) -> str:
+        return next(x.customer_id for x in self.loans if x.id == instalment.loan_id)
+
+    def _unpaid(self) -> list[Instalment]:
+        return [i for i in self.instalments if i.paid_at is None and i.status == "scheduled"]
+
+    def unpaid_instalments_of(self, customer_id: str) -> Sequence[Instalment]:
+        mine = [i for i in self._unpaid() if self._customer_of(i) == customer_id]
+        return sorted(mine, key=lambda i: (i.due_date, i.loan_id, i.seq))
+
+    def overdue_instalments_of_loan(self, loan_id: str, today: dt.date) -> Sequence[Instalment]:
+        due = [i for i in self._unpaid() if i.loan_id == loan_id and i.due_date < today]
+        return sorted(due, key=lambda i: (i.due_date, i.seq))
+
+    def overdue_instalments_on(self, day: dt.date) -> Sequence[tuple[Instalment, Loan, Customer]]:
+        rows = []
+        for i in sorted(self._unpaid(), key=lambda i: (i.due_date, i.id)):
+            if i.due_date < day:
+                loan = next(x for x in self.loans if x.id == i.loan_id)
+                rows.append((i, loan, self.customers[loan.customer_id]))
+        return rows
+
+    def repayments_of(self, customer_id: str, since: dt.datetime) -> Sequence[Repayment]:
+        loans = {x.id for x in self.loans if x.customer_id == customer_id}
+        mine = [r for r in self.repayments if r.loan_id in loans and r.paid_at >= since]
+        return sorted(mine, key=lambda r: r.paid_at)
+
+    def max_seq(self, loan_id: str) -> int:
+        return max((i.seq for i in self.instalments if i.loan_id == loan_id), default=0)
+
+    def add_instalment(self, instalment: Instalment) -> None:
+        instalment.id = self._ids.next() + 1000
+        self.instalments.append(instalment)
+
+    # --- building test data -----------------------------------------------------------------
+
+    def add_customer(self, customer_id: str, phone: str, name: str = "张三", language: str = "zh") -> Customer:
+        customer = Customer(
+            id=customer_id, name=name, phone=phone, language=language, created_at=dt.datetime(2026, 1, 1)
+        )
+        self.customers[customer_id] = customer
+        return customer
+
+    def add_loan(self, customer_id: str, loan_id: str, disputed_at: dt.datetime | None = None) -> Loan:
+        loan = Loan(
+            id=loan_id,
+            customer_id=customer_id,
+            principal=Decimal("6000.00"),
+            status="active",
+            disputed_at=disputed_at,
+            disbursed_on=dt.date(2026, 1, 1),
+        )
+        self.loans.append(loan)
+        return loan
+
+    def schedule(
+        self, loan_id: str, seq: int, due: dt.date, amount: str, paid_at: dt.datetime | None = None
+    ) -> Instalment:
+        instalment = Instalment(
+            loan_id=loan_id, seq=seq, due_date=due, amount=Decimal(amount), paid_at=paid_at, status="scheduled"
+        )
+        self.add_instalment(instalment)
+        return instalment
+
+
+class FakeExtensionRecords:
+    def __init__(self, loans: FakeLoanRecords) -> None:
+        self.requests: list[ExtensionRequest] = []
+        self._loans = loans
+        self._ids = _Ids()
+
+    def last_approved(self, loan_id: str) -> ExtensionRequest | None:
+        approved = [r for r in self.requests if r.loan_id == loan_id and r.status == "approved"]
+        return max(approved, key=lambda r: r.created_at, default=None)
+
+    def by_key(self, idempotency_key: str) -> ExtensionRequest | None:
+        return next((r for r in self.requests if r.idempotency_key == idempotency_key), None)
+
+    def of_customer(self, customer_id: str) -> Sequence[ExtensionRequest]:
+        return [r for r in self.requests if r.customer_id == customer_id]
+
+    def active_plans_of(self, customer_id: str) -> Sequence[ExtensionRequest]:
+        unpaid = {i.extension_id for i in self._loans.instalments if i.paid_at is None and i.extension_id}
+        return [r for r in self.requests if r.customer_id == customer_id and r.status == "approved" and r.id in unpaid]
+
+    def add(self, request: ExtensionRequest) -> str:
+        request.id = self._ids.next()
+        request.reference = f"EXT-{request.created_at.year}-{request.id:06d}"
+        self.requests.append(request)
+        return request.reference
+
+
+class FakeCaseRecords:
+    def __init__(self) -> None:
+        self.cases: list[Case] = []
+        self._ids = _Ids()
+
+    def by_key(self, idempotency_key: str) -> Case | None:
+        return next((c for c in self.cases if c.idempotency_key == idempotency_key), None)
+
+    def by_reference(self, reference: str) -> Case | None:
+        return next((c for c in self.cases if c.reference == reference), None)
+
+    def latest(self, case_type: str | None, limit: int) -> Sequence[Case]:
+        chosen = [c for c in self.cases if case_type is None or c.type == case_type]
+        return sorted(chosen, key=lambda c: -c.id)[:limit]
+
+    def phones_under_review(self) -> set[str]:
+        return {
+            c.phone
+            for c in self.cases
+            if c.type == "wrong_number" and c.status in ("under_review", "confirmed") and c.phone
+        }
+
+    def add(self, case: Case, prefix: str) -> str:
+        case.id = self._ids.next()
+        case.reference = f"{prefix}-{case.created_at.year}-{case.id:06d}"
+        self.cases.append(case)
+        return case.reference
+
+
+class FakeTicketRecords:
+    def __init__(self) -> None:
+        self.tickets: list[HandoffTicket] = []
+        self.messages: list[AgentMessage] = []
+        self._ids = _Ids()
+
+    def add(self, ticket: HandoffTicket) -> str:
+        ticket.id = self._ids.next()
+        ticket.ticket_id = f"HO-{ticket.created_at:%Y}-{ticket.id:06d}"
+        self.tickets.append(ticket)
+        return ticket.ticket_id
+
+    def by_ticket_id(self, ticket_id: str) -> HandoffTicket | None:
+        return next((t for t in self.tickets if t.ticket_id == ticket_id), None)
+
+    def latest(self, limit: int) -> Sequence[HandoffTicket]:
+        return sorted(self.tickets, key=lambda t: -t.id)[:limit]
+
+    def pending(self, ticket_id: str | None) -> Sequence[HandoffTicket]:
+        return [t for t in self.tickets if t.status == "pending" and (ticket_id is None or t.ticket_id == ticket_id)]
+
+    def claim_due(self, now: dt.datetime, lease_until: dt.datetime, token: str, limit: int) -> Sequence[HandoffTicket]:
+        due = [
+            t
+            for t in sorted(self.tickets, key=lambda t: t.id)
+            if (t.status == "pending" and t.next_attempt_at <= now)
+            or (t.status == "sending" and t.lease_expires_at is not None and t.lease_expires_at <= now)
+        ][:limit]
+        for t in due:
+            t.status, t.lease_expires_at, t.claim_token, t.attempts = "sending", lease_until, token, t.attempts + 1
+        return due
+
+    def _claimed(self, ticket_id: int, token: str) -> HandoffTicket | None:
+        t = next((t for t in self.tickets if t.id == ticket_id), None)
+        return t if t is not None and t.status == "sending" and t.claim_token == token else None
+
+    def record_delivered(self, ticket_id: int, token: str, at: dt.datetime) -> bool:
+        t = self._claimed(ticket_id, token)
+        if t is None:
+            return False
+        t.status, t.delivered_at, t.last_error, t.claim_token, t.lease_expires_at = "delivered", at, None, None, None
+        return True
+
+    def record_failed(self, ticket_id: int, token: str, error: str, retry_at: dt.datetime) -> bool:
+        t = self._claimed(ticket_id, token)
+        if t is None:
+            return False
+        t.status, t.last_error, t.next_attempt_at, t.claim_token, t.lease_expires_at = (
+            "pending",
+            error[:200],
+            retry_at,
+            None,
+            None,
+        )
+        return True
+
+    def add_message(self, message: AgentMessage) -> None:
+        message.id = self._ids.next()
+        self.messages.append(message)
+
+    def unfetched_messages(self, conversation_id: str) -> Sequence[AgentMessage]:
+        return [m for m in self.messages if m.conversation_id == conversation_id and m.fetched_at is None]
+
+
+class FakeNoticeRecords:
+    def __init__(self, loans: FakeLoanRecords) -> None:
+        self.notices: list[SmsNotice] = []
+        self._loans = loans
+        self._ids = _Ids()
+
+    def _instalment(self, notice: SmsNotice) -> Instalment | None:
+        return next((i for i in self._loans.instalments if i.id == notice.instalment_id), None)
+
+    def of_customer(self, customer_id: str, since: dt.datetime) -> Sequence[tuple[SmsNotice, Instalment | None]]:
+        mine = [n for n in self.notices if n.customer_id == customer_id and n.sent_at >= since]
+        return [(n, self._instalment(n)) for n in sorted(mine, key=lambda n: n.sent_at)]
+
+    def times_by_instalment(self, instalment_ids: Iterable[int], before: dt.datetime) -> dict[int, list[dt.datetime]]:
+        ids = set(instalment_ids)
+        times: dict[int, list[dt.datetime]] = {}
+        for n in self.notices:
+            if n.instalment_id in ids and n.status in NOTICE_RECORDED and n.sent_at < before:
+                times.setdefault(n.instalment_id, []).append(n.sent_at)
+        return times
+
+    def counts_per_phone_since(self, since: dt.datetime) -> Counter[str]:
+        return Counter(n.phone for n in self.notices if n.sent_at > since and n.status in NOTICE_RECORDED)
+
+    def keys_recorded_since(self, since: dt.datetime) -> set[str]:
+        return {n.idempotency_key for n in self.notices if n.idempotency_key and n.sent_at >= since}
+
+    def add(self, notice: SmsNotice) -> None:
+        if notice.idempotency_key and any(n.idempotency_key == notice.idempotency_key for n in self.notices):
+            raise AssertionError(f"duplicate notice key {notice.idempotency_key}")  # the unique index would refuse
+        notice.id = self._ids.next()
+        self.notices.append(notice)
+
+    def claim_unsent(
+        self, now: dt.datetime, lease_until: dt.datetime, token: str, limit: int, after_id: int = 0
+    ) -> Sequence[SmsNotice]:
+        due = [
+            n
+            for n in sorted(self.notices, key=lambda n: n.id)
+            if n.id > after_id
+            and (
+                n.status in ("pending", "failed")
+                or (n.status == "sending" and n.lease_expires_at is not None and n.lease_expires_at <= now)
+            )
+        ][:limit]
+        for n in due:
+            n.status, n.lease_expires_at, n.claim_token, n.attempts = "sending", lease_until, token, n.attempts + 1
+        return due
+
+    def _claimed(self, notice_id: int, token: str) -> SmsNotice | None:
+        n = next((n for n in self.notices if n.id == notice_id), None)
+        return n if n is not None and n.status == "sending" and n.claim_token == token else None
+
+    def record_sent(self, notice_id: int, token: str, at: dt.datetime) -> bool:
+        n = self._claimed(notice_id, token)
+        if n is None:
+            return False
+        n.status, n.delivered_at, n.last_error, n.claim_token, n.lease_expires_at = "sent", at, None, None, None
+        return True
+
+    def record_failed(self, notice_id: int, token: str, error: str) -> bool:
+        n = self._claimed(notice_id, token)
+        if n is None:
+            return False
+        n.status, n.last_error, n.claim_token, n.lease_expires_at = "failed", error[:200], None, None
+        return True
+
+
+class FakeUnitOfWork:
+    """Every ``with`` block sees the same in-memory records; ``commits`` counts commits."""
+
+    def __init__(self) -> None:
+        self.loans = FakeLoanRecords()
+        self.extensions = FakeExtensionRecords(self.loans)
+        self.cases = FakeCaseRecords()
+        self.tickets = FakeTicketRecords()
+        self.notices = FakeNoticeRecords(self.loans)
+        self.commits = 0
+
+    def __enter__(self) -> FakeUnitOfWork:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+    def commit(self) -> None:
+        self.commits += 1
+
+    def rollback(self) -> None:
+        pass
+
+    def factory(self) -> Any:
+        """A unit-of-work factory, as services take it."""
+        return lambda: self
