@@ -97,7 +97,7 @@ def _cmd_cases(args: argparse.Namespace) -> int:
 
 def _cmd_notices(args: argparse.Namespace) -> int:
     from bot.notice_senders import FileSender, HttpGatewaySender, NoticeSender
-    from bot.services.notices import run_notices
+    from bot.services.notices import deliver_pending, run_notices
     from bot.settings import REPO_ROOT
     from bot.unit_of_work import SqlAlchemyUnitOfWork
 
@@ -117,6 +117,10 @@ def _cmd_notices(args: argparse.Namespace) -> int:
         sender = FileSender(REPO_ROOT / "var" / "sms_outbox.jsonl")
         where = "var/sms_outbox.jsonl (set SMS_GATEWAY_URL to use a gateway)"
     url = settings.database_url
+    if args.action == "send":
+        sent = deliver_pending(lambda: SqlAlchemyUnitOfWork(url), sender, clock)
+        print(f"sent {sent.sent}, failed {sent.failed} -> {where}")
+        return 0
     clock_for_run = None if args.date or args.time else clock  # a run judged at another moment is stamped then
     report = run_notices(lambda: SqlAlchemyUnitOfWork(url), sender, at, dry_run=args.dry_run, clock=clock_for_run)
     verb = "would send" if args.dry_run else "recorded"
@@ -172,7 +176,13 @@ def _cmd_tickets(args: argparse.Namespace) -> int:
         print("HANDOFF_WEBHOOK_URL is not set: tickets wait in the database", file=sys.stderr)
         return 0 if args.once else 2
     while True:
-        report = deliver_due(factory, settings.handoff_webhook_url, settings.clock(), lease_seconds=args.lease_seconds)
+        report = deliver_due(
+            factory,
+            settings.handoff_webhook_url,
+            settings.clock(),
+            timeout=args.timeout,
+            lease_seconds=args.lease_seconds,
+        )
         if report.delivered or report.failed:
             print(f"delivered {report.delivered}, failed {report.failed}", flush=True)
         if args.once:
@@ -225,7 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_cmd_cases)
 
     p = sub.add_parser("notices", help="the overdue-notice engine")
-    p.add_argument("action", choices=["run"])
+    p.add_argument(
+        "action", choices=["run", "send"], help="run: record what is due and send; send: send what is recorded"
+    )
     p.add_argument("--date", help="the day to run for (ISO date; default today)")
     p.add_argument("--time", help="local time of the run, HH:MM (default now); nothing is sent 22:00-08:00")
     p.add_argument("--dry-run", action="store_true", help="decide and report; record and send nothing")
@@ -236,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("ticket_id", nargs="?", help="for show and retry (retry without an id: all pending)")
     p.add_argument("--once", action="store_true", help="worker: one delivery pass, then exit")
     p.add_argument("--interval", type=float, default=2.0, help="worker: seconds between passes")
+    p.add_argument("--timeout", type=float, default=5.0, help="worker: seconds to wait for the helpdesk")
     p.add_argument(
         "--lease-seconds",
         type=float,

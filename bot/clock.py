@@ -20,6 +20,12 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 
+def system_utc_now() -> dt.datetime:
+    """The system clock as an aware UTC time: the one reading of it in the code base (a test greps
+    for others). Independent of the process time zone (TZ)."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
 class Clock(Protocol):
     """What services and actions are given instead of reading the system clock."""
 
@@ -54,8 +60,7 @@ class SystemClock:
         if self._start is not None:
             elapsed = dt.timedelta(seconds=time.monotonic() - self._started)
             return (self._start + elapsed).replace(tzinfo=self.zone)
-        # The one reading of the system clock in the whole code base (a test checks that).
-        local = dt.datetime.now(dt.timezone.utc).astimezone(self.zone)
+        local = system_utc_now().astimezone(self.zone)
         if self._today_override is not None:
             local = dt.datetime.combine(self._today_override, local.timetz())
         return local
