@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from typing import Any
 
 HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
@@ -39,7 +40,7 @@ def detect_language(text: str) -> str | None:
 
 
 @lru_cache(maxsize=1)
-def _t2s():  # type: ignore[no-untyped-def]
+def _t2s() -> Any:  # opencc ships no type hints
     from opencc import OpenCC
 
     return OpenCC("t2s")
@@ -59,7 +60,7 @@ def normalise(text: str) -> str:
 
 
 def variation_text(variations: list[dict], language: str | None) -> str | None:
-    """The text of the response variation whose ``language`` slot condition matches (domain.yml
+    """The text of the response variation whose ``language`` slot condition matches (the domain
     has one per language); the first variation if none matches; None when there are none."""
     for variation in variations:
         for condition in variation.get("condition") or []:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, declarative_base, relationship
 from sqlalchemy.sql.schema import Column, MetaData
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 # Deterministic constraint names so Alembic migrations are portable across SQLite and PostgreSQL.
 metadata = MetaData(
@@ -37,18 +39,18 @@ class Money(TypeDecorator):  # type: ignore[type-arg]
     impl = Numeric(12, 2)
     cache_ok = True
 
-    def load_dialect_impl(self, dialect):  # type: ignore[no-untyped-def]
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
-            return dialect.type_descriptor(String(24))
-        return dialect.type_descriptor(Numeric(12, 2, asdecimal=True))
+            return dialect.type_descriptor(String(24))  # type: ignore[arg-type]  # stubs want a class; an instance is right
+        return dialect.type_descriptor(Numeric(12, 2, asdecimal=True))  # type: ignore[arg-type]
 
-    def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Decimal | str | None:
         if value is None:
             return None
         value = Decimal(value).quantize(Decimal("0.01"))
         return str(value) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
         return Decimal(str(value)).quantize(Decimal("0.01"))

@@ -29,6 +29,7 @@ from bot.rasa_ext.inbox_hints import MemoryHints, RedisHints, hints_from_environ
 from bot.rasa_ext.limits import limits_from_environment
 from bot.settings import get_settings
 from bot.tokens import InvalidToken, verify
+from bot.unit_of_work import UowFactory
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def conversation_for(authorization: str | None, body: dict[str, Any], secret: st
     return visitor_conversation(sender), None
 
 
-def _uow_factory():  # type: ignore[no-untyped-def]
+def _uow_factory() -> UowFactory:
     from bot.unit_of_work import SqlAlchemyUnitOfWork
 
     url = get_settings().database_url

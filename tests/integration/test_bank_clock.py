@@ -111,9 +111,7 @@ async def test_a_ticket_created_at_2am_bank_time_reaches_a_local_helpdesk_at_onc
         desk.close()
 
 
-@pytest.mark.parametrize(
-    ("hour", "minute", "quiet"), [(21, 59, False), (22, 0, True), (7, 59, True), (8, 0, False)]
-)
+@pytest.mark.parametrize(("hour", "minute", "quiet"), [(21, 59, False), (22, 0, True), (7, 59, True), (8, 0, False)])
 def test_the_notice_engine_keeps_quiet_hours_in_bank_time(
     process_tz, sqlite_url, monkeypatch, capsys, hour, minute, quiet
 ) -> None:
