@@ -16,7 +16,7 @@ from typing import Any
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import ActionExecuted, ConversationResumed
-from sanic import Blueprint, response
+from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
@@ -130,6 +130,12 @@ class InAppInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         hook = Blueprint("inapp_webhook", __name__)
+
+        @hook.listener("after_server_stop")
+        async def close_endpoint_sessions(_app: Sanic, _loop: asyncio.AbstractEventLoop) -> None:
+            # The action-server sessions speedups shares on this worker's event loop.
+            await speedups.close_sessions()
+
         secret = get_settings().jwt_secret
         limits = limits_from_environment()
         hints = hints_from_environment()
