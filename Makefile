@@ -6,6 +6,8 @@ VENV       := .venv
 PY         := $(VENV)/bin/python
 RASA       := $(VENV)/bin/rasa
 STAMP      := $(VENV)/.installed
+# The domain is a directory, one file per conversation area (Rasa and the action server merge them).
+DOMAIN     := domain
 
 export RASA_PORT ?= 5005
 export ACTION_PORT ?= 5055
@@ -20,7 +22,7 @@ export PYTHONWARNINGS := ignore::DeprecationWarning
 export SANIC_HOST ?= 127.0.0.1
 RASA_HOST ?= 127.0.0.1
 
-.PHONY: help install db train run run-scaled serve test test-python validate test-stories eval-nlu lint bench clean
+.PHONY: help install db train run run-scaled serve test test-python validate test-stories eval-nlu lint bench constraints clean
 
 help:
 	@echo "make run       set everything up on a fresh machine and start the bot (Ctrl-C stops it)"
@@ -29,6 +31,7 @@ help:
 	@echo "make eval-nlu  intent precision/recall/F1 per language on the held-out set"
 	@echo "make bench     load, latency, training, start-up and service benchmarks (bench/results.md)"
 	@echo "make lint      ruff and mypy"
+	@echo "make constraints  re-pin constraints.txt to exactly what is installed in .venv"
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || "$$(scripts/find_python310.sh)" -m venv $(VENV)
@@ -44,7 +47,7 @@ db: install
 
 # `rasa train` reuses the latest model when data and config are unchanged.
 train: install
-	$(RASA) train --quiet
+	$(RASA) train --domain $(DOMAIN) --quiet
 
 ENDPOINTS ?= endpoints.yml
 
@@ -62,7 +65,7 @@ run-scaled: db train serve
 serve:
 	@echo "Starting the action server on 127.0.0.1:$(ACTION_PORT) and Rasa on $(RASA_HOST):$(RASA_PORT) ($(ENDPOINTS)) ..."
 	@trap 'kill 0' INT TERM EXIT; \
-	  $(PY) -m bot.rasa_ext.action_server --port $(ACTION_PORT) & \
+	  $(PY) -m bot.rasa_ext.action_server --port $(ACTION_PORT) --domain $(DOMAIN) & \
 	  if [ -n "$$HANDOFF_WEBHOOK_URL" ]; then $(PY) -m bot tickets worker & fi; \
 	  $(RASA) run --interface $(RASA_HOST) --port $(RASA_PORT) --credentials credentials.yml \
 	    --endpoints $(ENDPOINTS) --model models & \
@@ -74,7 +77,7 @@ test-python: install
 	$(PY) -m pytest -q
 
 validate: install
-	$(RASA) data validate --fail-on-warnings --quiet
+	$(RASA) data validate --domain $(DOMAIN) --fail-on-warnings --quiet
 
 test-stories: train
 	$(RASA) test core --stories tests/stories --fail-on-prediction-errors --out results/stories --quiet
@@ -90,6 +93,11 @@ lint: install
 	$(VENV)/bin/ruff check bot actions tests scripts bench
 	$(VENV)/bin/ruff format --check bot actions tests scripts bench
 	$(VENV)/bin/mypy
+
+# After changing a dependency in pyproject.toml: install it into .venv (pip install -e ".[dev]"
+# without -c, or with the new pin), run `make test`, then record the exact versions here.
+constraints:
+	$(PY) -m pip freeze --exclude-editable > constraints.txt
 
 clean:
 	rm -rf results .pytest_cache .mypy_cache .ruff_cache

@@ -100,7 +100,7 @@ def send_next_due(dispatcher: CollectingDispatcher, position: OverduePosition) -
 
 def render(domain: dict[str, Any], name: str, language: str | None, **variables: Any) -> str:
     """The text of a response in the conversation's language, for use inside another response
-    (button titles, schedule lines). The wording stays in domain.yml."""
+    (button titles, schedule lines). The wording stays in domain/*.yml."""
     text = variation_text(domain.get("responses", {}).get(name, []), language)
     return text.format(**variables) if text is not None else name
 

@@ -75,7 +75,7 @@ def main() -> int:
     port, token = free_port(), "profile-action-token-0123456789"
     env = {**os.environ, "DATABASE_URL": url, "BOT_TODAY": TODAY, "ACTION_SERVER_TOKEN": token}
     actions = subprocess.Popen(
-        [sys.executable, "-m", "bot.rasa_ext.action_server", "--port", str(port)],
+        [sys.executable, "-m", "bot.rasa_ext.action_server", "--port", str(port), "--domain", "domain"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:

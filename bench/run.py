@@ -195,7 +195,7 @@ class Stack:
         logs = (work / f"{name}-actions.log").open("w"), (work / f"{name}-rasa.log").open("w")
         self.started = time.perf_counter()
         self.actions = subprocess.Popen(
-            [sys.executable, "-m", "bot.rasa_ext.action_server", "--port", str(action_port)],
+            [sys.executable, "-m", "bot.rasa_ext.action_server", "--port", str(action_port), "--domain", "domain"],
             cwd=ROOT, env=env, stdout=logs[0], stderr=subprocess.STDOUT,
         )  # fmt: skip
         self.server = subprocess.Popen(
@@ -274,8 +274,8 @@ async def soak(stack: Stack, seconds: float, sample_every: float = 15) -> dict:
 def train(config: str, out: Path, name: str, env: dict[str, str]) -> float:
     t0 = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "rasa", "train", "--force", "--quiet", "--config", config, "--out", str(out),
-         "--fixed-model-name", name],
+        [sys.executable, "-m", "rasa", "train", "--force", "--quiet", "--config", config, "--domain", "domain",
+         "--out", str(out), "--fixed-model-name", name],
         cwd=ROOT, env=env, check=True, capture_output=True,
     )  # fmt: skip
     return round(time.perf_counter() - t0, 1)

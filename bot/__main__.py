@@ -40,13 +40,7 @@ def _cmd_token(args: argparse.Namespace) -> int:
     from bot.tokens import mint
 
     try:
-        settings = get_settings()
-        token = mint(
-            args.customer_id,
-            settings.jwt_secret,
-            ttl=dt.timedelta(minutes=args.minutes),
-            now=settings.clock().utc_now(),
-        )
+        token = mint(args.customer_id, get_settings().jwt_secret, ttl=dt.timedelta(minutes=args.minutes))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -192,6 +186,7 @@ def _cmd_tickets(args: argparse.Namespace) -> int:
 
 def _cmd_conversations(args: argparse.Namespace) -> int:
 
+    from bot.clock import system_utc_now
     from bot.conversations import prune
 
     url = args.url or get_settings().tracker_store_url
@@ -201,7 +196,8 @@ def _cmd_conversations(args: argparse.Namespace) -> int:
     if args.days < 1:
         print("--days must be at least 1", file=sys.stderr)
         return 2
-    cutoff = get_settings().clock().utc_now() - dt.timedelta(days=args.days)
+    # Rasa stamps events with the real time, so retention counts from the real time too.
+    cutoff = system_utc_now() - dt.timedelta(days=args.days)
     count = prune(url, cutoff, dry_run=args.dry_run)
     print(f"{'would remove' if args.dry_run else 'removed'} {count} event(s) older than {cutoff:%Y-%m-%d %H:%M} UTC")
     return 0

@@ -45,7 +45,7 @@ class Settings:
     daily_messages_per_conversation: int = 600
     action_host: str = "127.0.0.1"
     action_workers: int = 1
-    domain_path: Path = Path("domain.yml")
+    domain_path: Path = Path("domain")
 
     @property
     def using_dev_secret(self) -> bool:
@@ -181,7 +181,7 @@ def load_settings() -> Settings:
         daily_messages_per_conversation=_int("DAILY_MESSAGES_PER_CONVERSATION", 600),
         action_host=os.environ.get("ACTION_HOST") or "127.0.0.1",
         action_workers=_int("ACTION_WORKERS", 1),
-        domain_path=Path(os.environ.get("DOMAIN_PATH") or "domain.yml"),
+        domain_path=Path(os.environ.get("DOMAIN_PATH") or "domain"),
     )
 
 

@@ -5,7 +5,8 @@ rasa_sdk 3.6 has no authentication of its own; this wraps its Sanic app with a c
 
 Rasa would also send the whole domain (~50 KB of JSON) with every action call; endpoints.yml
 turns that off (``enable_selective_domain``) and this server hands the actions the same
-domain.yml it read at start-up (responses, forms and slots are what the actions use).
+domain it read at start-up: the ``domain/`` directory, its files merged as Rasa merges them
+(responses, forms and slots are what the actions use).
 
     python -m bot.rasa_ext.action_server --port 5055 [--host 127.0.0.1] [--workers 1]
 """
@@ -19,10 +20,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
+from rasa.shared.utils.io import read_yaml_file
 from rasa_sdk.endpoint import create_app
 from sanic import Sanic, response
 from sanic.request import Request
+from sanic.response import HTTPResponse
 
 from bot.log_masking import install_log_masking
 from bot.settings import get_settings
@@ -30,20 +32,64 @@ from bot.settings import get_settings
 logger = logging.getLogger(__name__)
 
 
+# What the actions read, merged across files as Rasa's Domain.from_directory merges them.
+MERGED_BY_NAME = ("responses", "slots", "forms")
+MERGED_LISTS = ("intents", "entities", "actions")
+DOMAIN_KEYS = (*MERGED_BY_NAME, *MERGED_LISTS, "e2e_actions", "session_config")  # Rasa's ALL_DOMAIN_KEYS
+
+
+def domain_files(path: Path) -> list[Path]:
+    """The YAML files Rasa reads as the domain at ``path``: the file itself, or those in the
+    directory tree in the order Rasa walks it (os.walk, following links)."""
+    if path.is_file():
+        return [path]
+    return [
+        Path(root) / name
+        for root, _, names in os.walk(path, followlinks=True)
+        for name in names
+        if Path(name).suffix in (".yml", ".yaml")
+    ]
+
+
+def _item_name(item: Any) -> str:
+    # Rasa keys a list entry by its name, or an entry with properties by its first key.
+    return sorted(item)[0] if isinstance(item, dict) else str(item)
+
+
 def load_domain(path: Path) -> dict[str, Any]:
-    """domain.yml as the actions read it (the shape Rasa's Domain.as_dict() sends)."""
-    with path.open(encoding="utf-8") as f:
-        domain = yaml.safe_load(f)
-    if not isinstance(domain, dict) or not isinstance(domain.get("responses"), dict):
-        raise SystemExit(f"{path} is not a Rasa domain file (no responses)")
-    return domain
+    """The domain as the actions read it (the shape of Rasa's Domain.as_dict()): one domain file,
+    or a directory of them merged as Rasa merges them. Responses, slots and forms merge by name,
+    intents, entities and actions by item; a name defined in two files keeps the first file's
+    definition, with a warning, as in Rasa. Files are read with Rasa's YAML 1.2 reader, so a
+    button titled No is the text "No", not False."""
+    if not path.exists():
+        raise SystemExit(f"{path} does not exist: pass --domain or set DOMAIN_PATH to the domain directory")
+    merged: dict[str, dict[str, Any]] = {key: {} for key in (*MERGED_BY_NAME, *MERGED_LISTS)}
+    duplicates: dict[str, set[str]] = {}
+    for file in domain_files(path):
+        part = read_yaml_file(file)
+        if not isinstance(part, dict) or not any(key in part for key in DOMAIN_KEYS):
+            continue  # not a domain file; Rasa skips it too
+        for key, found in merged.items():
+            value = part.get(key) or {}
+            named = value.items() if isinstance(value, dict) else ((_item_name(item), item) for item in value)
+            for name, item in named:
+                if name in found:
+                    duplicates.setdefault(key, set()).add(name)
+                else:
+                    found[name] = item
+    if not merged["responses"]:
+        raise SystemExit(f"{path} is not a Rasa domain (no responses)")
+    for key, names in duplicates.items():
+        logger.warning("%s: %s defined in more than one domain file: %s", path, key, ", ".join(sorted(names)))
+    return {key: found if key in MERGED_BY_NAME else list(found.values()) for key, found in merged.items()}
 
 
 def locked_app(token: str, package: str = "actions", domain: dict[str, Any] | None = None) -> Sanic:
     app = create_app(package, cors_origins=None)
 
     @app.on_request
-    async def require_token(request: Request):  # type: ignore[no-untyped-def]
+    async def require_token(request: Request) -> HTTPResponse | None:
         if request.path == "/health":
             return None
         scheme, _, given = (request.headers.get("authorization") or "").partition(" ")
@@ -62,15 +108,15 @@ def locked_app(token: str, package: str = "actions", domain: dict[str, Any] | No
 
 
 def main() -> None:
+    settings = get_settings()
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port", type=int, default=int(os.environ.get("ACTION_PORT", "5055")))
-    parser.add_argument("--host", default=os.environ.get("ACTION_HOST", "127.0.0.1"))
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("ACTION_WORKERS", "1")))
-    parser.add_argument("--domain", type=Path, default=Path(os.environ.get("DOMAIN_PATH", "domain.yml")))
+    parser.add_argument("--port", type=int, default=settings.action_port)
+    parser.add_argument("--host", default=settings.action_host)
+    parser.add_argument("--workers", type=int, default=settings.action_workers)
+    parser.add_argument("--domain", type=Path, default=settings.domain_path)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-8s %(name)s - %(message)s")
     install_log_masking()
-    settings = get_settings()
     settings.refuse_unsafe_production()
     app = locked_app(settings.action_server_token, domain=load_domain(args.domain))
     logger.info("Action server on http://%s:%s (token required)", args.host, args.port)

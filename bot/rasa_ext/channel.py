@@ -110,7 +110,7 @@ async def _paused(request: Request, conversation_id: str) -> bool:
 
 
 def _response_text(request: Request, name: str, language: str) -> str:
-    """A response from domain.yml in the given language, for replies the channel gives itself."""
+    """A response from the domain (domain/*.yml) in the given language, for replies the channel gives itself."""
     return variation_text(request.app.ctx.agent.domain.responses.get(name, []), language) or ""
 
 

@@ -8,7 +8,7 @@ that request (logged): customers are not locked out because a counter store fail
 Limits (environment): ``RATE_LIMIT_PER_IP`` (120 a minute), ``RATE_LIMIT_PER_CONVERSATION``
 (30 a minute) and ``DAILY_MESSAGES_PER_CONVERSATION`` (600 a day, UTC). The daily cap is what
 bounds a conversation's size: Rasa loads only the current session (a session ends after 60
-idle minutes, domain.yml), and at most 600 user turns a day are ever stored for one
+idle minutes, domain/common.yml), and at most 600 user turns a day are ever stored for one
 conversation; ``python -m bot conversations prune`` removes what is past retention.
 """
 

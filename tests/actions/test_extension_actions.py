@@ -3,15 +3,15 @@
 from pathlib import Path
 
 import pytest
-import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import extensions as ext
 from bot.identity import customer_conversation
+from bot.rasa_ext.action_server import load_domain
 from tests.actions.conftest import visitor
 
-DOMAIN = yaml.safe_load((Path(__file__).resolve().parents[2] / "domain.yml").read_text(encoding="utf-8"))
+DOMAIN = load_domain(Path(__file__).resolve().parents[2] / "domain")
 
 
 def tracker(customer_id: str, text: str = "", intent: str = "inform", language: str = "zh", **slots) -> Tracker:

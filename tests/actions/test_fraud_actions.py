@@ -2,17 +2,17 @@
 
 from pathlib import Path
 
-import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import fraud
 from bot.identity import customer_conversation, visitor_conversation
+from bot.rasa_ext.action_server import load_domain
 from bot.services.cases import list_cases
 from bot.services.extensions import extension_offer
 from bot.unit_of_work import SqlAlchemyUnitOfWork
 
-DOMAIN = yaml.safe_load((Path(__file__).resolve().parents[2] / "domain.yml").read_text(encoding="utf-8"))
+DOMAIN = load_domain(Path(__file__).resolve().parents[2] / "domain")
 GENUINE = "【青禾银行】尊敬的张*，您的借款L1001第4期1,080.00元已逾期，请在App内还款"
 
 

@@ -128,7 +128,7 @@ def _servers(options: dict, work: Path, url: str, model: Path) -> Iterator[Bot]:
     action_log, rasa_log = work / "actions.log", work / "rasa.log"
     with action_log.open("w") as alog, rasa_log.open("w") as rlog:
         actions = subprocess.Popen(
-            [sys.executable, "-m", "bot.rasa_ext.action_server", "--port", str(action_port)],
+            [sys.executable, "-m", "bot.rasa_ext.action_server", "--port", str(action_port), "--domain", "domain"],
             cwd=ROOT,
             env=env,
             stdout=alog,

@@ -85,7 +85,7 @@ def _start(store: str, work: Path, url: str, model: Path) -> Iterator[dict]:
     log = work / "actions.log"
     with log.open("w") as out:
         action = subprocess.Popen(
-            [sys.executable, "-m", "bot.rasa_ext.action_server", "--port", str(action_port)],
+            [sys.executable, "-m", "bot.rasa_ext.action_server", "--port", str(action_port), "--domain", "domain"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     processes.append((action, f"http://127.0.0.1:{action_port}/health", log))

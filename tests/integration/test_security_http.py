@@ -68,7 +68,7 @@ def test_the_action_server_answers_from_its_own_domain_when_rasa_sends_none(bot)
     assert reply.status_code == 200, reply.text
     [message] = reply.json()["responses"]
     titles = [b["title"] for b in message["buttons"]]
-    assert titles and all(titles), titles  # rendered from domain.yml responses, in English
+    assert titles and all(titles), titles  # rendered from the domain/ responses, in English
     assert any("day" in t.lower() for t in titles) and any("month" in t.lower() for t in titles), titles
 
 

@@ -4,10 +4,11 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
+
+from bot.rasa_ext.action_server import load_domain
 
 ROOT = Path(__file__).resolve().parents[2]
-DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+DOMAIN = load_domain(ROOT / "domain")
 RESPONSES = DOMAIN["responses"]
 VARIABLE = re.compile(r"\{(\w+)\}")
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import yaml
 
+from bot.rasa_ext.action_server import load_domain
+
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT_INTENTS = {
     "ask_why_texts",
@@ -55,7 +57,7 @@ def training(language: str) -> list[tuple[str, str]]:
 
 
 def test_the_domain_declares_exactly_the_trained_intents_and_all_contract_intents():
-    domain = set(yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))["intents"])
+    domain = set(load_domain(ROOT / "domain")["intents"])
     trained = {i for lang in ("zh", "en") for _, i in training(lang)}
     assert CONTRACT_INTENTS <= domain and domain == trained
 
