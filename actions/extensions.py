@@ -16,6 +16,8 @@ from actions.common import AccountAction, day, money, now, render, reply_for, ye
 from actions.handoff import hand_off
 from bot.domain.errors import LoanNotFound, OptionNotOffered, Outage, UserError
 from bot.domain.extension_answers import (
+    explicit_choice,
+    is_question,
     parse_confirmation,
     parse_loan,
     parse_option,
@@ -166,9 +168,20 @@ class ValidateExtensionForm(FormValidationAction):
         text = str(value or "")
         if wants_another_option(text):
             return {"ext_option": None, "ext_confirmed": None}
-        new_option = parse_option(text, offered_codes())
+        # Only an explicit choice changes what is being confirmed (never the "12" of a date).
+        new_option = explicit_choice(text, offered_codes())
         if new_option is not None and new_option != tracker.get_slot("ext_option"):
             return {"ext_option": new_option, "ext_confirmed": None}
+        if is_question(text):  # a question is never a signature, even "这样可以吗"
+            # Answer what the plan changes and what it leaves alone, then ask for the same plan again.
+            chosen = candidate(tracker, tracker.get_slot("ext_loan_id")) or {}
+            dispatcher.utter_message(
+                response="utter_ext_confirm_scope",
+                option_title=option_title(domain, tracker.get_slot("language"), tracker.get_slot("ext_option")),
+                overdue_amount=chosen.get("overdue_amount", ""),
+                penalty=chosen.get("penalty", ""),
+            )
+            return {"ext_confirmed": None}
         return yes_no_slot("ext_confirmed", text, tracker, dispatcher, parse_confirmation, "utter_ext_invalid_confirm")
 
 

@@ -187,3 +187,57 @@ def wants_another_option(text: str) -> bool:
     """The customer asks to see the options again rather than naming one."""
     t = normalise(text)
     return any(w in t for w in OTHER_OPTION_WORDS)
+
+
+QUESTION_MARKERS = (
+    "吗", "呢", "么", "什么", "怎么", "怎样", "多少", "几号", "几时", "哪", "是否", "要不要", "还要", "会不会",
+    "能不能", "可不可以", "有没有", "为什么", "为啥",
+)  # fmt: skip
+QUESTION_WORDS = re.compile(
+    r"^(what|when|why|how|which|who|where|do|does|did|is|are|will|would|can|could|should|shall|am)\b"
+    r"|\b(what|when|why|how much|how many|how long|is it|do i|does it|will i|will it|can i)\b"
+)
+#: Words that make a message a choice of option rather than something said about a date or amount.
+CHOICE_MARKERS = (
+    "还是", "改成", "换成", "改为", "换为", "改", "换", "选", "我要", "要", "就", "吧",
+    "instead", "switch", "change", "rather", "choose", "pick", "make it", "i'll take", "i want", "go with",
+)  # fmt: skip
+# A date or an amount in the message ("12月20号", "12号", "2026-12-20", "2,600", "1080.00"): its
+# numbers are about the schedule, not a number of days or months to choose.
+DATE_OR_AMOUNT = re.compile(
+    r"\d+\s*(月|号|日)|\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}|\d[\d,]*\.\d+|\d{1,3}(,\d{3})+|\d{3,}\s*(元|块|yuan|cny)?"
+    r"|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b"
+)
+
+
+def is_question(text: str) -> bool:
+    """Whether the customer is asking something (not answering yes, no or choosing an option)."""
+    t = normalise(text).strip()
+    if len(re.sub(r"[\W_]+", "", t)) < 3:
+        return False  # "嗯？", "?": puzzlement, not a question to answer
+    if t.endswith("?"):
+        return True
+    if any(marker in t for marker in QUESTION_MARKERS):
+        return True
+    return bool(QUESTION_WORDS.search(t))
+
+
+def explicit_choice(text: str, offered: Sequence[str]) -> str | None:
+    """The option an answer at the confirmation step clearly chooses, else None.
+
+    Only a choice changes what is being confirmed: the exact text of an option (a button, "分6期",
+    "defer 14 days") or a message that says it chooses ("还是分6期吧", "make it 6 months instead").
+    A question, or a message whose numbers are a date or an amount ("那12月20号那期还要照常还吗",
+    "那12号到期的那期2600还要还吗"), never does.
+    """
+    t = normalise(text).strip()
+    if is_question(t) or DATE_OR_AMOUNT.search(t):
+        return None
+    code = parse_option(t, offered)
+    if code is None:
+        return None
+    bare = re.sub(r"[\s,.!，。！~]+", "", t)
+    short_and_only_an_option = len(bare) <= 12
+    if short_and_only_an_option or any(marker in t for marker in CHOICE_MARKERS):
+        return code
+    return None

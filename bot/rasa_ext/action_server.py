@@ -14,6 +14,7 @@ domain it read at start-up: the ``domain/`` directory, its files merged as Rasa 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hmac
 import logging
 import os
@@ -21,7 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from rasa.shared.utils.io import read_yaml_file
+from rasa_sdk import endpoint
 from rasa_sdk.endpoint import create_app
+from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
+from rasa_sdk.interfaces import ActionExecutionRejection, ActionNotFoundException
 from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -85,8 +90,42 @@ def load_domain(path: Path) -> dict[str, Any]:
     return {key: found if key in MERGED_BY_NAME else list(found.values()) for key, found in merged.items()}
 
 
+#: An action that has not answered by then is abandoned and the conversation recovers; below the
+#: in-app channel's 4.5 s reply timeout, so the customer hears the apology from here, once.
+ACTION_DEADLINE_SECONDS = 3.5
+#: What a failed action leaves behind: no active form, no half-asked question.
+RECOVERY_EVENTS = [ActiveLoop(None), SlotSet("requested_slot", None)]
+
+
+class RecoveringExecutor(ActionExecutor):
+    """rasa_sdk's executor, except that an action which raises or overruns its deadline does not
+    leave the conversation broken: its events are dropped, the active form is closed and the
+    customer gets one apology (utter_service_unavailable), so the next message is handled
+    normally. A form's deliberate rejection of a slot (ActionExecutionRejection) and unknown
+    actions behave as in rasa_sdk."""
+
+    deadline_seconds = ACTION_DEADLINE_SECONDS
+
+    async def run(self, action_call: dict[str, Any]) -> dict[str, Any] | None:
+        name = action_call.get("next_action")
+        try:
+            return await asyncio.wait_for(super().run(action_call), timeout=self.deadline_seconds)
+        except (ActionExecutionRejection, ActionNotFoundException):
+            raise
+        except Exception:  # noqa: BLE001 - includes the deadline; logged with the stack trace
+            logger.exception("action %s failed or overran %.1f s; closing any form", name, self.deadline_seconds)
+            dispatcher = CollectingDispatcher()
+            dispatcher.utter_message(response="utter_service_unavailable")
+            return self._create_api_response(list(RECOVERY_EVENTS), dispatcher.messages)
+
+
 def locked_app(token: str, package: str = "actions", domain: dict[str, Any] | None = None) -> Sanic:
-    app = create_app(package, cors_origins=None)
+    # create_app builds its executor from rasa_sdk.endpoint's module global: hand it ours.
+    endpoint.ActionExecutor = RecoveringExecutor  # type: ignore[misc]
+    try:
+        app = create_app(package, cors_origins=None)
+    finally:
+        endpoint.ActionExecutor = ActionExecutor  # type: ignore[misc]
 
     @app.on_request
     async def require_token(request: Request) -> HTTPResponse | None:

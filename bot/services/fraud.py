@@ -42,10 +42,11 @@ def disputable_loan(uow_factory: UowFactory, customer_id: str, today: dt.date) -
     else the only loan; None when they have no loan."""
     try:
         with uow_factory() as uow:
-            loans = list(uow.loans.loans_of(customer_id))
+            # Plain ids, read inside the block: an ORM object is expired when its session ends.
+            loan_ids = [loan.id for loan in uow.loans.loans_of(customer_id)]
     except SQLAlchemyError as exc:
         raise RecordsUnavailable() from exc
-    if not loans:
+    if not loan_ids:
         return None
     position = account_overview(uow_factory, customer_id, today).position
-    return position.items[0].loan_id if position.items else loans[0].id
+    return position.items[0].loan_id if position.items else loan_ids[0]

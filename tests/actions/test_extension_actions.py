@@ -169,3 +169,24 @@ async def test_cancelling_or_declining_changes_nothing_and_says_so(records, acti
     messages, _ = await run(action, t)
     assert [m["response"] for m in messages] == ["utter_ext_cancelled"]
     assert account_overview(lambda: SqlAlchemyUnitOfWork(records), "C1001", today).position.is_overdue
+
+
+@pytest.mark.parametrize(
+    "question", ["等下 那12月20号那期还要照常还吗", "那12号到期的那期2600还要还吗", "is the Dec 16 one still due?"]
+)
+def test_a_question_at_the_confirmation_step_keeps_the_chosen_plan_and_asks_again(question):
+    dispatcher = CollectingDispatcher()
+    slots = ext.ValidateExtensionForm().validate_ext_confirmed(
+        question, dispatcher, tracker("C1001", question, **c1001_slots(ext_option="split_6")), DOMAIN
+    )
+    assert slots == {"ext_confirmed": None}  # ext_option untouched: still split_6
+    assert [m["response"] for m in dispatcher.messages] == ["utter_ext_confirm_scope"]
+    assert dispatcher.messages[0]["option_title"] == "分6期"
+
+
+def test_an_explicit_choice_at_the_confirmation_step_changes_the_plan():
+    dispatcher = CollectingDispatcher()
+    slots = ext.ValidateExtensionForm().validate_ext_confirmed(
+        "还是分3期吧", dispatcher, tracker("C1001", "还是分3期吧", **c1001_slots(ext_option="split_6")), DOMAIN
+    )
+    assert slots == {"ext_option": "split_3", "ext_confirmed": None}

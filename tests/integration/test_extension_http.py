@@ -48,3 +48,18 @@ def test_c1004_is_referred_to_a_person_in_english(bot):
 
 def test_c1005_with_nothing_overdue_is_told_so(bot):
     assert "nothing overdue" in bot.text(bot.say("I need an extension", customer="C1005"))
+
+
+def test_a_question_at_the_confirmation_step_is_answered_and_the_plan_stays_what_was_chosen(bot):
+    bot.say("我想延期还款", customer="C1006")
+    bot.say("失业", customer="C1006")
+    first = bot.text(bot.say("延期14天", customer="C1006"))
+    assert "延期14天" in first and "确认办理吗" in first
+
+    # The "12" of a date and the 2600 of an amount are not a choice of "12 months".
+    again = bot.text(bot.say("那12号到期的那期2600还要还吗", customer="C1006"))
+    assert "其他还没到期的期数不变" in again
+    assert "延期14天" in again and "分12期" not in again and "确认办理吗" in again
+
+    done = bot.text(bot.say("确认办理", customer="C1006"))
+    assert "EXT-2026-" in done and "延期14天" in done and "分12期" not in done

@@ -1,6 +1,13 @@
 import pytest
 
-from bot.domain.extension_answers import parse_confirmation, parse_loan, parse_option, parse_reason
+from bot.domain.extension_answers import (
+    explicit_choice,
+    is_question,
+    parse_confirmation,
+    parse_loan,
+    parse_option,
+    parse_reason,
+)
 
 OFFERED = ["defer_7", "defer_14", "defer_30", "split_3", "split_6", "split_12"]
 
@@ -88,3 +95,44 @@ def test_loans_are_chosen_by_id_or_position():
 )
 def test_confirmation_answers(text, answer):
     assert parse_confirmation(text) is answer
+
+
+@pytest.mark.parametrize(
+    ("text", "choice"),
+    [
+        # questions and messages whose numbers are dates or amounts never choose an option
+        ("等下 那12月20号那期还要照常还吗", None),
+        ("那12号到期的那期2600还要还吗", None),
+        ("分12期的话每期多少", None),
+        ("what about the payment on Dec 20?", None),
+        ("will the 1,080.00 one still be due?", None),
+        ("可以吗", None),
+        ("好的", None),
+        ("确认办理", None),
+        # explicit choices do
+        ("还是分6期吧", "split_6"),
+        ("分6期", "split_6"),
+        ("延期14天", "defer_14"),
+        ("make it 6 months instead", "split_6"),
+        ("I'd rather defer 14 days", "defer_14"),
+        ("6", "split_6"),
+    ],
+)
+def test_at_the_confirmation_step_only_an_explicit_choice_changes_the_plan(text, choice):
+    assert explicit_choice(text, OFFERED) == choice
+
+
+@pytest.mark.parametrize(
+    ("text", "question"),
+    [
+        ("那12月20号那期还要照常还吗", True),
+        ("有违约金吗？", True),
+        ("how much is each month?", True),
+        ("do I still pay on the 16th", True),
+        ("确认办理", False),
+        ("yes please", False),
+        ("还是分6期吧", False),
+    ],
+)
+def test_questions_are_told_apart_from_answers(text, question):
+    assert is_question(text) is question

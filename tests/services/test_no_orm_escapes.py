@@ -1,0 +1,131 @@
+"""No service hands out an ORM object: what leaves a unit of work is plain data built inside it.
+
+An ORM instance used after its session closed raises DetachedInstanceError (it broke the
+never-borrowed conversation for C1005); this test calls every public service function on the
+demo database and walks what each returns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import inspect
+from typing import Any
+
+import pytest
+
+from bot.clock import FixedClock
+from bot.domain.model import Base
+from bot.notice_senders import OutgoingSms
+from bot.services import cases, extensions, fraud, handoff, loans, notices
+from bot.unit_of_work import SqlAlchemyUnitOfWork
+from tests.conftest import TODAY
+
+NOW = dt.datetime.combine(TODAY, dt.time(14, 0))
+MODULES = (cases, extensions, fraud, handoff, loans, notices)
+#: Public functions that take no unit of work (pure helpers, cached config readers).
+NOT_USE_CASES = {
+    "normalise_mobile",
+    "parse_option",
+    "default_policy",
+    "default_templates",
+    "notice_key",
+    "summarize",
+    "service_hours",
+}
+
+
+class Outbox:
+    def send(self, sms: OutgoingSms) -> None:
+        pass
+
+
+class Desk:
+    def post(self, url: str, json: dict[str, Any], headers: dict[str, str], timeout: float) -> Any:
+        import requests
+
+        reply = requests.Response()
+        reply.status_code = 200
+        return reply
+
+
+def orm_objects(value: Any, path: str = "result") -> list[str]:
+    """Where in ``value`` an ORM instance sits (recursing through dataclasses and containers)."""
+    if isinstance(value, Base):
+        return [f"{path}: {type(value).__name__}"]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [p for f in dataclasses.fields(value) for p in orm_objects(getattr(value, f.name), f"{path}.{f.name}")]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in orm_objects(v, f"{path}[{k!r}]")]
+    if isinstance(value, list | tuple | set | frozenset):
+        return [p for i, v in enumerate(value) for p in orm_objects(v, f"{path}[{i}]")]
+    return []
+
+
+def calls(url: str) -> dict[str, Any]:
+    u = lambda: SqlAlchemyUnitOfWork(url)  # noqa: E731
+    ticket = handoff.create_ticket(u, "customer:C1001", "C1001", "request_human", "zh", "Why", [], NOW)
+    case = cases.open_scam_report(u, "visitor:abc12345", None, False, "fake link", NOW)
+    return {
+        "account_overview": lambda: loans.account_overview(u, "C1001", TODAY),
+        "extension_offer": lambda: extensions.extension_offer(u, "C1001", TODAY),
+        "preview_terms": lambda: extensions.preview_terms(u, "C1001", "L1001", "split_3", TODAY),
+        "submit_extension": lambda: extensions.submit_extension(
+            u, "C1001", "L1001", "job_loss", "", "split_3", "k", TODAY, NOW
+        ),
+        "record_cancellation": lambda: extensions.record_cancellation(u, "C1006", "L1006", "other", "", None, NOW),
+        "open_identity_misuse_case": lambda: cases.open_identity_misuse_case(
+            u, "C1005", "L1005", "customer:C1005", "", NOW
+        ),
+        "open_wrong_number_case": lambda: cases.open_wrong_number_case(u, "13900009999", "visitor:abc12345", "", NOW),
+        "open_scam_report": lambda: cases.open_scam_report(u, "visitor:abc12345", None, True, "paid", NOW),
+        "open_complaint": lambda: cases.open_complaint(u, "customer:C1001", "C1001", "other", "rude", NOW),
+        "list_cases": lambda: cases.list_cases(u),
+        "get_case": lambda: cases.get_case(u, case.reference),
+        "number_under_review": lambda: cases.number_under_review(u, "13900009999"),
+        "matching_notice": lambda: fraud.matching_notice(u, "C1001", "L1001 逾期", TODAY),
+        "disputable_loan": lambda: fraud.disputable_loan(u, "C1005", TODAY),
+        "create_ticket": lambda: handoff.create_ticket(
+            u, "visitor:abc12345", None, "request_human", "en", "Why", [], NOW
+        ),
+        "deliver_due": lambda: handoff.deliver_due(u, "http://desk", FixedClock(NOW), http=Desk()),
+        "list_tickets": lambda: handoff.list_tickets(u),
+        "get_ticket": lambda: handoff.get_ticket(u, ticket.ticket_id),
+        "retry_now": lambda: handoff.retry_now(u, None, NOW),
+        "post_agent_message": lambda: handoff.post_agent_message(u, "customer:C1001", "hi", "agent", NOW),
+        "fetch_agent_messages": lambda: handoff.fetch_agent_messages(u, "customer:C1001", NOW),
+        "run_notices": lambda: notices.run_notices(u, Outbox(), NOW),
+        "deliver_pending": lambda: notices.deliver_pending(u, Outbox(), FixedClock(NOW)),
+    }
+
+
+def test_every_public_service_function_is_checked() -> None:
+    public = {
+        name
+        for module in MODULES
+        for name, fn in vars(module).items()
+        if inspect.isfunction(fn) and fn.__module__ == module.__name__ and not name.startswith("_")
+    }
+    assert public - NOT_USE_CASES <= set(calls_names())
+
+
+def calls_names() -> set[str]:
+    """The service names ``calls`` covers (read from its source, so nothing is listed twice)."""
+    import ast
+
+    source = inspect.getsource(calls)
+    tree = ast.parse(source)
+    return {
+        k.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Dict)
+        for k in node.keys
+        if isinstance(k, ast.Constant)
+    }
+
+
+@pytest.mark.parametrize("name", sorted(calls_names()))
+def test_a_service_returns_plain_data_that_outlives_its_session(database_url: str, name: str) -> None:
+    result = calls(database_url)[name]()
+    assert orm_objects(result) == []
+    repr(result)  # every field readable after the session closed
