@@ -16,9 +16,9 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, noload
 from sqlalchemy.sql.elements import BooleanClauseList
@@ -79,8 +79,9 @@ class TicketRecords(Protocol):
     def claim_due(
         self, now: dt.datetime, lease_until: dt.datetime, token: str, limit: int
     ) -> Sequence[HandoffTicket]: ...
-    def record_delivered(self, ticket_id: int, token: str, at: dt.datetime) -> bool: ...
+    def record_delivered(self, ticket_id: int, token: str, at: dt.datetime, withdrawal: bool = False) -> bool: ...
     def record_failed(self, ticket_id: int, token: str, error: str, retry_at: dt.datetime) -> bool: ...
+    def open_ticket_of(self, conversation_id: str) -> HandoffTicket | None: ...
     def add_message(self, message: AgentMessage) -> None: ...
     def unfetched_messages(self, conversation_id: str) -> Sequence[AgentMessage]: ...
 
@@ -318,8 +319,22 @@ class SqlTicketRecords:
         )
         return bool(cast(CursorResult, result).rowcount)  # type: ignore[type-arg]
 
-    def record_delivered(self, ticket_id: int, token: str, at: dt.datetime) -> bool:
-        return self._finish(ticket_id, token, status="delivered", delivered_at=at, last_error=None)
+    def record_delivered(self, ticket_id: int, token: str, at: dt.datetime, withdrawal: bool = False) -> bool:
+        """The helpdesk accepted what was sent: the ticket (delivered, or pending again when the
+        customer withdrew it meanwhile, so the helpdesk hears that too) or its withdrawal."""
+        if withdrawal:
+            return self._finish(ticket_id, token, status="withdrawn", last_error=None)
+        status: Any = case((HandoffTicket.withdrawn_at.is_(None), "delivered"), else_="pending")
+        return self._finish(ticket_id, token, status=status, delivered_at=at, next_attempt_at=at, last_error=None)
+
+    def open_ticket_of(self, conversation_id: str) -> HandoffTicket | None:
+        """The conversation's latest ticket that the customer has not withdrawn."""
+        stmt = (
+            select(HandoffTicket)
+            .where(HandoffTicket.conversation_id == conversation_id, HandoffTicket.withdrawn_at.is_(None))
+            .order_by(HandoffTicket.id.desc())
+        )
+        return self.session.execute(stmt).scalars().first()
 
     def record_failed(self, ticket_id: int, token: str, error: str, retry_at: dt.datetime) -> bool:
         return self._finish(ticket_id, token, status="pending", last_error=error[:200], next_attempt_at=retry_at)

@@ -214,12 +214,21 @@ class FakeTicketRecords:
         t = next((t for t in self.tickets if t.id == ticket_id), None)
         return t if t is not None and t.status == "sending" and t.claim_token == token else None
 
-    def record_delivered(self, ticket_id: int, token: str, at: dt.datetime) -> bool:
+    def record_delivered(self, ticket_id: int, token: str, at: dt.datetime, withdrawal: bool = False) -> bool:
         t = self._claimed(ticket_id, token)
         if t is None:
             return False
-        t.status, t.delivered_at, t.last_error, t.claim_token, t.lease_expires_at = "delivered", at, None, None, None
+        if withdrawal:
+            t.status = "withdrawn"
+        else:
+            t.status = "delivered" if t.withdrawn_at is None else "pending"
+            t.delivered_at, t.next_attempt_at = at, at
+        t.last_error, t.claim_token, t.lease_expires_at = None, None, None
         return True
+
+    def open_ticket_of(self, conversation_id: str) -> HandoffTicket | None:
+        mine = [t for t in self.tickets if t.conversation_id == conversation_id and t.withdrawn_at is None]
+        return max(mine, key=lambda t: t.id, default=None)
 
     def record_failed(self, ticket_id: int, token: str, error: str, retry_at: dt.datetime) -> bool:
         t = self._claimed(ticket_id, token)

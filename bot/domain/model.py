@@ -224,7 +224,9 @@ class HandoffTicket(Base):
     priority: str = Column(String(8), nullable=False)
     summary: str = Column(String(2000), nullable=False)
     transcript: str = Column(String(100000), nullable=False)  # JSON list, secrets masked
-    # pending | sending (claimed by a worker until lease_expires_at) | delivered
+    # pending | sending (claimed by a worker until lease_expires_at) | delivered | withdrawn.
+    # A ticket the customer withdrew after the helpdesk had it is pending again with withdrawn_at
+    # set, until the helpdesk has been told.
     status: str = Column(String(12), nullable=False, default="pending")
     attempts: int = Column(Integer, nullable=False, default=0)
     last_error: str | None = Column(String(200), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
@@ -233,6 +235,7 @@ class HandoffTicket(Base):
     created_at: dt.datetime = Column(DateTime, nullable=False)
     claim_token: str | None = Column(String(32), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
     lease_expires_at: dt.datetime | None = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    withdrawn_at: dt.datetime | None = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
 
 
 class AgentMessage(Base):

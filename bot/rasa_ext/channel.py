@@ -14,12 +14,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
-from rasa.shared.core.constants import ACTION_LISTEN_NAME
-from rasa.shared.core.events import ActionExecuted, ConversationResumed
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.domain.handback import wants_the_bot_back
 from bot.domain.secrets import mask_secrets
 from bot.identity import ANONYMOUS_SENDER, customer_conversation, visitor_conversation
 from bot.language import detect_language, variation_text
@@ -27,6 +26,8 @@ from bot.log_masking import install_log_masking
 from bot.rasa_ext import speedups
 from bot.rasa_ext.inbox_hints import MemoryHints, RedisHints, hints_from_environment
 from bot.rasa_ext.limits import limits_from_environment
+from bot.rasa_ext.waiting import back_to_bot, waiting_reply
+from bot.rasa_ext.waiting import resume as resume_conversation
 from bot.settings import get_settings
 from bot.tokens import InvalidToken, verify
 from bot.unit_of_work import UowFactory
@@ -100,13 +101,15 @@ def _inbox(conversation_id: str) -> list[dict[str, Any]]:
 REPLY_TIMEOUT_SECONDS = 4.5
 
 
-async def _paused(request: Request, conversation_id: str) -> bool:
-    """Whether a person has the conversation (the bot is paused), so silence is expected."""
+async def _paused_language(request: Request, conversation_id: str) -> str | None:
+    """The conversation's language if a person has it (the bot is paused), else None."""
     try:
         tracker = await request.app.ctx.agent.tracker_store.retrieve(conversation_id)
     except Exception:  # noqa: BLE001 - if we cannot tell, an apology is the safe answer
-        return False
-    return bool(tracker and tracker.is_paused())
+        return None
+    if tracker is None or not tracker.is_paused():
+        return None
+    return str(tracker.get_slot("language") or "zh")
 
 
 def _response_text(request: Request, name: str, language: str) -> str:
@@ -166,6 +169,12 @@ class InAppInput(InputChannel):
                 replies.append(
                     {"recipient_id": conversation_id, "text": _response_text(request, "utter_secret_warning", language)}
                 )
+            if wants_the_bot_back(masked):
+                paused_in = await _paused_language(request, conversation_id)
+                if paused_in is not None:
+                    text_back = await back_to_bot(request.app.ctx.agent, conversation_id, paused_in)
+                    replies.append({"recipient_id": conversation_id, "text": text_back})
+                    return response.json([_public(m) for m in replies])
             collector = CollectingOutputChannel()
             metadata = {"authenticated": customer_id is not None}
             try:
@@ -183,14 +192,20 @@ class InAppInput(InputChannel):
                         "text": _response_text(request, "utter_service_unavailable", language),
                     }
                 )
-            if not collector.messages and not await _paused(request, conversation_id):
-                # Rasa logs a failed action (e.g. action server down) and answers nothing: apologise.
-                collector.messages.append(
-                    {
-                        "recipient_id": conversation_id,
-                        "text": _response_text(request, "utter_service_unavailable", language),
-                    }
-                )
+            if not collector.messages:
+                paused_in = await _paused_language(request, conversation_id)
+                if paused_in is not None:
+                    # Kept for the agent by Rasa; the customer hears that, and what happens next.
+                    waiting = await asyncio.to_thread(waiting_reply, request.app.ctx.agent, conversation_id, paused_in)
+                    collector.messages.append({"recipient_id": conversation_id, "text": waiting})
+                else:
+                    # Rasa logs a failed action (e.g. action server down) and answers nothing: apologise.
+                    collector.messages.append(
+                        {
+                            "recipient_id": conversation_id,
+                            "text": _response_text(request, "utter_service_unavailable", language),
+                        }
+                    )
             inbox = await asyncio.to_thread(_inbox, conversation_id) if await hints.take(conversation_id) else []
             return response.json([_public(m) for m in replies + collector.messages + inbox])
 
@@ -248,13 +263,7 @@ async def _agent_call(request: Request, hints: MemoryHints | RedisHints, resume:
         await asyncio.to_thread(post_agent_message, _uow_factory(), conversation_id, text, "agent", at)
         await hints.mark(conversation_id)
         return response.json({"status": "queued"})
-    async with agent.lock_store.lock(conversation_id):
-        tracker = await agent.processor.get_tracker(conversation_id)
-        tracker.update(ConversationResumed())
-        # The bot listens again: without this the next message would follow the handoff action
-        # directly and match no rule.
-        tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
-        await agent.processor.save_tracker(tracker)
+    tracker = await resume_conversation(agent, conversation_id)
     text = _response_text(request, "utter_handback", tracker.get_slot("language") or "zh")
     at = get_settings().clock().now()
     await asyncio.to_thread(post_agent_message, _uow_factory(), conversation_id, text, "bot", at)

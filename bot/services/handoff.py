@@ -77,10 +77,19 @@ class TicketView:
     created_at: dt.datetime
     delivered_at: dt.datetime | None
     transcript: list[dict[str, Any]]
+    withdrawn_at: dt.datetime | None = None
+
+    @property
+    def delivery_key(self) -> str:
+        """The Idempotency-Key of what is sent next: the ticket, or later its withdrawal."""
+        return f"{self.ticket_id}/withdrawn" if self.withdrawn_at else self.ticket_id
 
     def payload(self) -> dict[str, Any]:
-        """The helpdesk webhook body (CONTRACTS section 6)."""
+        """The helpdesk webhook body (CONTRACTS section 6); a withdrawal is the same body with
+        ``"status": "withdrawn"`` and when."""
+        withdrawal = {"status": "withdrawn", "withdrawn_at": self.withdrawn_at.isoformat()} if self.withdrawn_at else {}
         return {
+            **withdrawal,
             "ticket_id": self.ticket_id,
             "conversation_id": self.conversation_id,
             "customer_id": self.customer_id,
@@ -96,7 +105,7 @@ class TicketView:
 def _view(t: HandoffTicket) -> TicketView:
     return TicketView(
         t.ticket_id, t.conversation_id, t.customer_id, t.reason, t.language, t.priority, t.summary, t.status,
-        t.attempts, t.last_error, t.created_at, t.delivered_at, json.loads(t.transcript),
+        t.attempts, t.last_error, t.created_at, t.delivered_at, json.loads(t.transcript), t.withdrawn_at,
     )  # fmt: skip
 
 
@@ -192,35 +201,71 @@ def deliver_due(
         lease_until = clock.now() + lease
         with uow_factory() as uow:
             claimed = [
-                (t.id, t.ticket_id, t.attempts, _view(t).payload())
+                (t.id, view.delivery_key, t.attempts, view.payload(), view.withdrawn_at is not None)
                 for t in uow.tickets.claim_due(clock.now(), lease_until, token, CLAIM_BATCH)
+                for view in (_view(t),)
             ]
             uow.commit()
         if not claimed:
             break
-        for row_id, ticket_id, attempts, payload in claimed:
+        for row_id, key, attempts, payload, withdrawal in claimed:
             if clock.now() + dt.timedelta(seconds=timeout) >= lease_until:
                 return report  # the lease would run out mid-call: the rest go to whoever claims them next
             try:
-                reply = poster.post(url, json=payload, headers={"Idempotency-Key": ticket_id}, timeout=timeout)
+                reply = poster.post(url, json=payload, headers={"Idempotency-Key": key}, timeout=timeout)
                 ok, error = 200 <= reply.status_code < 300, f"HTTP {reply.status_code}"
             except requests.RequestException as exc:
                 ok, error = False, f"{type(exc).__name__}"
             at = clock.now()
             with uow_factory() as uow:
                 if ok:
-                    kept = uow.tickets.record_delivered(row_id, token, at)
+                    kept = uow.tickets.record_delivered(row_id, token, at, withdrawal)
                 else:
                     retry_at = at + dt.timedelta(seconds=min(2**attempts, MAX_BACKOFF_SECONDS))
                     kept = uow.tickets.record_failed(row_id, token, error, retry_at)
                 uow.commit()
             if not kept:
-                logger.warning("ticket %s: claim expired before its result was recorded", ticket_id)
+                logger.warning("ticket %s: claim expired before its result was recorded", key)
             if ok:
                 report.delivered += 1
             else:
                 report.failed += 1
     return report
+
+
+def waiting_ticket(uow_factory: UowFactory, conversation_id: str) -> TicketView | None:
+    """The ticket a paused conversation is waiting on (its latest one not withdrawn), or None."""
+    try:
+        with uow_factory() as uow:
+            t = uow.tickets.open_ticket_of(conversation_id)
+            return _view(t) if t else None
+    except SQLAlchemyError as exc:
+        raise RecordsUnavailable() from exc
+
+
+def withdraw_ticket(uow_factory: UowFactory, conversation_id: str, now: dt.datetime) -> TicketView | None:
+    """The customer goes back to the assistant before a person answered: withdraw the ticket.
+
+    One the helpdesk never received is simply never sent. One it has (or may have, mid-send)
+    is queued again as a withdrawal, the same body with ``"status": "withdrawn"`` and the key
+    ``<ticket_id>/withdrawn``, so the helpdesk stops waiting for an agent. Returns the ticket,
+    or None when there was none to withdraw.
+    """
+    try:
+        with uow_factory() as uow:
+            t = uow.tickets.open_ticket_of(conversation_id)
+            if t is None or t.status == "withdrawn":
+                return None
+            t.withdrawn_at = now
+            if t.status == "pending" and t.delivered_at is None:
+                t.status = "withdrawn"  # the helpdesk never had it
+            elif t.status == "delivered":
+                t.status, t.next_attempt_at, t.attempts = "pending", now, 0
+            # "sending": the worker's result puts it back to pending (record_delivered)
+            uow.commit()
+            return _view(t)
+    except SQLAlchemyError as exc:
+        raise RecordsUnavailable() from exc
 
 
 def list_tickets(uow_factory: UowFactory, limit: int = 50) -> list[TicketView]:

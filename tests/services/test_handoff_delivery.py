@@ -30,7 +30,7 @@ TRANSCRIPT = [
 class Helpdesk:
     """Accepts POSTs; dedups by Idempotency-Key like a real helpdesk; can fail on purpose."""
 
-    def __init__(self, fail: callable = lambda n: False) -> None:  # type: ignore[valid-type]
+    def __init__(self, fail: callable = lambda n: False, port: int = 0) -> None:  # type: ignore[valid-type]
         self.fail, self.calls, self.accepted, self.bodies = fail, 0, Counter(), {}
         desk = self
 
@@ -50,7 +50,7 @@ class Helpdesk:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/tickets"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

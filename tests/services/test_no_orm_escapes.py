@@ -89,6 +89,8 @@ def calls(url: str) -> dict[str, Any]:
             u, "visitor:abc12345", None, "request_human", "en", "Why", [], NOW
         ),
         "deliver_due": lambda: handoff.deliver_due(u, "http://desk", FixedClock(NOW), http=Desk()),
+        "waiting_ticket": lambda: handoff.waiting_ticket(u, "customer:C1001"),
+        "withdraw_ticket": lambda: handoff.withdraw_ticket(u, "customer:C1001", NOW),
         "list_tickets": lambda: handoff.list_tickets(u),
         "get_ticket": lambda: handoff.get_ticket(u, ticket.ticket_id),
         "retry_now": lambda: handoff.retry_now(u, None, NOW),

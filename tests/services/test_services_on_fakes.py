@@ -285,3 +285,40 @@ def test_a_notice_the_gateway_refused_is_sent_by_the_next_pass_and_stamped_by_th
 def test_a_dry_run_decides_and_writes_nothing(uow) -> None:
     report = notices.run_notices(uow.factory(), Outbox(), NOW, dry_run=True)
     assert report.recorded == [("C1", "L1", "first_notice")] and uow.notices.notices == [] and uow.commits == 0
+
+
+def test_a_ticket_withdrawn_before_the_helpdesk_had_it_is_never_sent(uow) -> None:
+    ticket = new_ticket(uow)
+    assert handoff.withdraw_ticket(uow.factory(), "customer:C1", NOW).status == "withdrawn"
+    desk = Desk()
+    assert handoff.deliver_due(uow.factory(), "http://desk", FixedClock(NOW), http=desk).delivered == 0
+    assert desk.keys == [] and handoff.waiting_ticket(uow.factory(), "customer:C1") is None
+    assert handoff.withdraw_ticket(uow.factory(), "customer:C1", NOW) is None  # nothing left to withdraw
+    assert handoff.get_ticket(uow.factory(), ticket.ticket_id).status == "withdrawn"
+
+
+def test_a_ticket_withdrawn_after_delivery_tells_the_helpdesk_with_its_own_key(uow) -> None:
+    ticket = new_ticket(uow)
+    desk = Desk()
+    handoff.deliver_due(uow.factory(), "http://desk", FixedClock(NOW), http=desk)
+    assert handoff.waiting_ticket(uow.factory(), "customer:C1").ticket_id == ticket.ticket_id
+    handoff.withdraw_ticket(uow.factory(), "customer:C1", NOW + dt.timedelta(minutes=3))
+    assert (
+        handoff.deliver_due(
+            uow.factory(), "http://desk", FixedClock(NOW + dt.timedelta(minutes=3)), http=desk
+        ).delivered
+        == 1
+    )
+    assert desk.keys == [ticket.ticket_id, f"{ticket.ticket_id}/withdrawn"]
+    assert handoff.get_ticket(uow.factory(), ticket.ticket_id).status == "withdrawn"
+
+
+def test_a_ticket_withdrawn_while_it_is_being_sent_is_withdrawn_at_the_helpdesk_next(uow) -> None:
+    ticket = new_ticket(uow)
+    (claimed,) = uow.tickets.claim_due(NOW, NOW + dt.timedelta(seconds=60), "worker", 10)  # in flight
+    handoff.withdraw_ticket(uow.factory(), "customer:C1", NOW)
+    assert uow.tickets.record_delivered(claimed.id, "worker", NOW)  # the helpdesk got the ticket itself
+    assert handoff.get_ticket(uow.factory(), ticket.ticket_id).status == "pending"
+    desk = Desk()
+    assert handoff.deliver_due(uow.factory(), "http://desk", FixedClock(NOW), http=desk).delivered == 1
+    assert desk.keys == [f"{ticket.ticket_id}/withdrawn"]

@@ -1,0 +1,96 @@
+"""A conversation a person has (the bot is paused) is never silent, and the customer can leave it.
+
+While paused, Rasa stores each message for the agent and answers nothing; the channel then
+answers with what happens next: the message was passed on, when a person will reply (within
+minutes in service hours; after opening time otherwise) and how to go back to the assistant.
+"返回机器人" / "back to bot" withdraws the ticket (the helpdesk is told through the ticket
+outbox) and resumes the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import ActionExecuted, ConversationResumed
+
+from bot.domain.errors import Outage
+from bot.language import variation_text
+from bot.services.handoff import deliver_due, service_hours, waiting_ticket, withdraw_ticket
+from bot.settings import get_settings
+from bot.unit_of_work import SqlAlchemyUnitOfWork, UowFactory
+
+logger = logging.getLogger(__name__)
+
+
+def _uow_factory() -> UowFactory:
+    url = get_settings().database_url
+    return lambda: SqlAlchemyUnitOfWork(url)
+
+
+def render(agent: Any, name: str, language: str, **variables: Any) -> str:
+    """A response of the domain in the conversation's language, with its variables filled in."""
+    text = variation_text(agent.domain.responses.get(name, []), language) or ""
+    return text.format(**variables) if variables else text
+
+
+def waiting_reply(agent: Any, conversation_id: str, language: str) -> str:
+    """What a customer hears for a message sent while waiting for a person."""
+    hours = service_hours()
+    now = get_settings().clock().now()
+    try:
+        ticket = waiting_ticket(_uow_factory(), conversation_id)
+    except Outage:
+        ticket = None
+    if ticket is None:
+        return render(agent, "utter_waiting_no_ticket", language)
+    if hours.is_open(now):
+        return render(
+            agent, "utter_waiting_open", language, ticket_id=ticket.ticket_id, minutes=hours.first_reply_minutes
+        )
+    return render(
+        agent,
+        "utter_waiting_closed",
+        language,
+        ticket_id=ticket.ticket_id,
+        open_from=hours.open_from.strftime("%H:%M"),
+        open_until=hours.open_until.strftime("%H:%M"),
+        next_open=hours.next_opening(now).strftime("%Y-%m-%d %H:%M"),
+    )
+
+
+async def resume(agent: Any, conversation_id: str) -> Any:
+    """Let the bot answer the conversation again; returns the tracker."""
+    async with agent.lock_store.lock(conversation_id):
+        tracker = await agent.processor.get_tracker(conversation_id)
+        tracker.update(ConversationResumed())
+        # The bot listens again: without this the next message would follow the handoff action
+        # directly and match no rule.
+        tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
+        await agent.processor.save_tracker(tracker)
+    return tracker
+
+
+def _tell_helpdesk() -> None:
+    url = get_settings().handoff_webhook_url
+    if url:
+        try:
+            deliver_due(_uow_factory(), url, get_settings().clock(), timeout=3)
+        except Exception:  # noqa: BLE001 - the withdrawal is stored; the worker will deliver it
+            logger.warning("immediate withdrawal delivery failed; the worker will retry", exc_info=True)
+
+
+async def back_to_bot(agent: Any, conversation_id: str, language: str) -> str:
+    """Withdraw the waiting ticket, resume the bot and say so."""
+    try:
+        ticket = await asyncio.to_thread(withdraw_ticket, _uow_factory(), conversation_id, get_settings().clock().now())
+    except Outage:
+        logger.warning("could not withdraw the ticket of %s: records unavailable", conversation_id)
+        ticket = None
+    await resume(agent, conversation_id)
+    if ticket is None:
+        return render(agent, "utter_back_to_bot_plain", language)
+    asyncio.get_running_loop().run_in_executor(None, _tell_helpdesk)
+    return render(agent, "utter_back_to_bot", language, ticket_id=ticket.ticket_id)
