@@ -1,4 +1,6 @@
-"""Low-confidence input: ask to rephrase once; the second time in a row, hand over to a person."""
+"""Low-confidence input: noise gets a short "didn't get that" with examples and never escalates;
+anything else gets the two most likely topics as buttons (plus "rephrase" and "talk to a
+person"), and only a second misunderstood attempt in a row hands over to a person."""
 
 from __future__ import annotations
 
@@ -7,21 +9,46 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.common import render
 from actions.handoff import hand_off
+from bot.domain.noise import is_noise
 
 FALLBACK_INTENT = "nlu_fallback"
+#: Topics worth offering as a guess: what the assistant can do, not small talk.
+TOPICS = (
+    "ask_why_texts",
+    "ask_amount_due",
+    "ask_how_to_repay",
+    "request_extension",
+    "already_repaid",
+    "never_borrowed",
+    "verify_sms",
+    "report_scam",
+    "ask_late_fee_rule",
+    "ask_credit_impact",
+    "setup_autopay",
+    "complain",
+)
 
 
 def consecutive_low_confidence_turns(events: list[dict[str, Any]]) -> int:
-    """How many of the latest user turns in a row the NLU could not understand."""
+    """How many of the latest user turns in a row the NLU could not understand, noise not counted
+    (a noise turn neither counts nor breaks the run)."""
     count = 0
     for event in reversed(events):
         if event.get("event") != "user":
             continue
         if (event.get("parse_data") or {}).get("intent", {}).get("name") != FALLBACK_INTENT:
             break
-        count += 1
+        if not is_noise(str(event.get("text") or "")):
+            count += 1
     return count
+
+
+def likely_topics(latest_message: dict[str, Any], count: int = 2) -> list[str]:
+    """The most likely assistant topics for a message the NLU was unsure about, best first."""
+    ranking = latest_message.get("intent_ranking") or []
+    return [r["name"] for r in ranking if r.get("name") in TOPICS][:count]
 
 
 class ActionHandleLowConfidence(Action):
@@ -31,7 +58,21 @@ class ActionHandleLowConfidence(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        text = str(tracker.latest_message.get("text") or "")
+        if is_noise(text):
+            dispatcher.utter_message(response="utter_noise")
+            return []
         if consecutive_low_confidence_turns(tracker.events) >= 2:
             return await hand_off(dispatcher, tracker, "low_confidence")
-        dispatcher.utter_message(response="utter_ask_rephrase")
+        language = tracker.get_slot("language")
+        buttons = [
+            {"title": render(domain, f"utter_topic_{topic}", language), "payload": f"/{topic}"}
+            for topic in likely_topics(tracker.latest_message)
+        ]
+        buttons += [
+            # /inform with nothing pending is answered with "what can I help you with? for example ..."
+            {"title": render(domain, "utter_topic_rephrase", language), "payload": "/inform"},
+            {"title": render(domain, "utter_topic_request_human", language), "payload": "/request_human"},
+        ]
+        dispatcher.utter_message(response="utter_ask_rephrase", buttons=buttons)
         return []

