@@ -26,6 +26,7 @@ from bot.log_masking import install_log_masking
 from bot.rasa_ext import speedups
 from bot.rasa_ext.inbox_hints import MemoryHints, RedisHints, hints_from_environment
 from bot.rasa_ext.limits import limits_from_environment
+from bot.rasa_ext.payloads import sanitise_payload
 from bot.rasa_ext.waiting import back_to_bot, waiting_reply
 from bot.rasa_ext.waiting import resume as resume_conversation
 from bot.settings import get_settings
@@ -173,8 +174,10 @@ class InAppInput(InputChannel):
             text = body["message"]
             language = detect_language(text) or await _conversation_language(request, conversation_id)
             replies: list[dict[str, Any]] = []
-            masked = mask_secrets(text)
-            if masked != text:
+            # What a button could have sent and nothing more (no slots set through "/intent{...}").
+            read = sanitise_payload(text, request.app.ctx.agent.domain.intents)
+            masked = mask_secrets(read)
+            if masked != read:
                 # Warn, and never let the raw value reach the tracker store, logs or tickets.
                 replies.append(
                     {"recipient_id": conversation_id, "text": _response_text(request, "utter_secret_warning", language)}
