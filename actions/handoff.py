@@ -11,14 +11,15 @@ import logging
 import re
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import AccountAction, bank_clock, money, now
+from actions.common import AccountAction, bank_clock, last_text_with_intent, money, now, yes_no_slot
 from bot.domain.complaints import complaint_category
 from bot.domain.errors import Outage, UserError
+from bot.domain.extension_answers import parse_confirmation
 from bot.identity import verified_customer_id
 from bot.services.cases import open_complaint
 from bot.services.handoff import create_ticket, deliver_due, service_hours, summarize
@@ -26,6 +27,7 @@ from bot.services.loans import account_overview
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
+COMPLAINT_WORDS = re.compile(r"登记|投诉|record|complain|file (it|one|a)")
 REFERENCE = re.compile(r"\b(?:EXT|IDM|WRN|SCM|CMP)-\d{4}-\d{6}\b")
 
 
@@ -127,12 +129,45 @@ class ActionHandoff(Action):
         return await hand_off(dispatcher, tracker, "request_human")
 
 
+def complaint_consent(text: str) -> bool | None:
+    """Whether the customer agrees to record a formal complaint ("登记投诉", "yes"); None if unclear."""
+    answer = parse_confirmation(text)
+    if answer is None and COMPLAINT_WORDS.search(text.lower()):
+        return True
+    return answer
+
+
+class ValidateComplaintForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_complaint_form"
+
+    def validate_complaint_consent(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return yes_no_slot(
+            "complaint_consent",
+            str(value or ""),
+            tracker,
+            dispatcher,
+            complaint_consent,
+            "utter_complaint_invalid_consent",
+        )
+
+
 class ActionRecordComplaint(Action):
+    """Record the complaint the customer made, if they agreed to, and escalate it; otherwise
+    state their rights and record nothing."""
+
     def name(self) -> str:
         return "action_record_complaint"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
-        text = str(tracker.latest_message.get("text") or "")
+        reset = [SlotSet("complaint_consent", None)]
+        if tracker.get_slot("complaint_consent") != "yes":
+            dispatcher.utter_message(response="utter_complaint_rights")
+            dispatcher.utter_message(response="utter_complaint_not_recorded")
+            return reset
+        text = last_text_with_intent(tracker, "complain", str(tracker.latest_message.get("text") or ""))
         category = complaint_category(text)
         try:
             case = await asyncio.to_thread(
@@ -146,7 +181,7 @@ class ActionRecordComplaint(Action):
             )
         except Outage:
             dispatcher.utter_message(response="utter_handoff_unavailable")
-            return []
+            return reset
         dispatcher.utter_message(response="utter_complaint_recorded", reference=case.reference)
         dispatcher.utter_message(response="utter_complaint_rights")
-        return await hand_off(dispatcher, tracker, "complaint", extra_references=(case.reference,))
+        return [*reset, *await hand_off(dispatcher, tracker, "complaint", extra_references=(case.reference,))]

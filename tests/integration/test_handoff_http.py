@@ -69,7 +69,9 @@ def test_request_human_pauses_the_bot_and_an_agent_replies_and_hands_back_in_eng
 
 
 def test_a_complaint_is_recorded_escalated_with_priority_and_handed_back_in_chinese(bot):
-    text = bot.text(bot.say("你们催收天天打电话到我单位，太过分了，我要投诉", customer="C1001"))
+    offer = bot.text(bot.say("你们催收天天打电话到我单位，太过分了，我要投诉", customer="C1001"))
+    assert "登记为正式投诉" in offer and "CMP-2026-" not in offer  # asked first, nothing recorded yet
+    text = bot.text(bot.say("登记投诉", customer="C1001"))
     assert "CMP-2026-" in text and "22:00" in text and "HO-2026-" in text
     ticket = next(t for t in list_tickets(lambda: SqlAlchemyUnitOfWork(bot.database_url)) if t.customer_id == "C1001")
     assert ticket.reason == "complaint" and ticket.priority == "high" and "CMP-2026-" in ticket.summary
@@ -89,3 +91,14 @@ def test_keyboard_mash_sql_and_emoji_get_one_short_reply_each_and_never_a_ticket
         if t.conversation_id == "visitor:anon_lowconf_1"
     ]
     assert "how much do I owe" in bot.text(bot.say("qwxz plmk", sender="anon_lowconf_1"))  # examples given
+
+
+def test_a_complaint_the_customer_does_not_want_recorded_creates_nothing(bot):
+    from bot.services.cases import list_cases
+
+    before = len(list_cases(lambda: SqlAlchemyUnitOfWork(bot.database_url), "complaint"))
+    bot.say("your collectors keep calling me at night, this is harassment", customer="C1003")
+    text = bot.text(bot.say("no, thanks", customer="C1003"))
+    assert "no complaint is recorded" in text and "22:00" in text and "HO-2026-" not in text
+    assert len(list_cases(lambda: SqlAlchemyUnitOfWork(bot.database_url), "complaint")) == before
+    assert "nothing overdue" in bot.text(bot.say("how much do I owe?", customer="C1003"))  # not paused

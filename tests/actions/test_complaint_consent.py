@@ -1,0 +1,50 @@
+"""A complaint is recorded only when the customer agrees when asked."""
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.handoff import ActionRecordComplaint, complaint_consent
+from bot.services.cases import list_cases
+from bot.unit_of_work import SqlAlchemyUnitOfWork
+from tests.actions.conftest import tracker_for
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("登记投诉", True),
+        ("是的", True),
+        ("Record a complaint", True),
+        ("yes", True),
+        ("不用了", False),
+        ("No, thanks", False),
+        ("嗯？", None),
+    ],
+)
+def test_the_answer_to_the_complaint_offer_is_read_in_both_languages(text, answer):
+    assert complaint_consent(text) is answer
+
+
+async def test_without_consent_nothing_is_recorded_and_the_customer_hears_their_rights(records):
+    tracker = tracker_for("customer:C1001", "complain")
+    tracker.slots["complaint_consent"] = "no"
+    dispatcher = CollectingDispatcher()
+    events = await ActionRecordComplaint().run(dispatcher, tracker, {})
+    assert [m["response"] for m in dispatcher.messages] == ["utter_complaint_rights", "utter_complaint_not_recorded"]
+    assert list_cases(lambda: SqlAlchemyUnitOfWork(records), "complaint") == []
+    assert all(e.get("event") != "pause" for e in events)
+
+
+async def test_with_consent_the_complaint_is_recorded_and_escalated(records):
+    tracker = tracker_for(
+        "customer:C1001",
+        "inform",
+        events=[{"event": "user", "text": "你们催收打电话到我单位", "parse_data": {"intent": {"name": "complain"}}}],
+    )
+    tracker.slots["complaint_consent"] = "yes"
+    dispatcher = CollectingDispatcher()
+    events = await ActionRecordComplaint().run(dispatcher, tracker, {})
+    (case,) = list_cases(lambda: SqlAlchemyUnitOfWork(records), "complaint")
+    assert case.details.startswith("contact_family_employer") and "单位" in case.details
+    assert dispatcher.messages[0]["reference"] == case.reference
+    assert {"event": "pause", "timestamp": None} in events
