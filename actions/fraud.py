@@ -116,14 +116,27 @@ def money_sent(text: str) -> bool | None:
     return None
 
 
+REPORT_WORDS = re.compile(r"登记|举报|报案|record|report|file (it|one|a)", re.I)
+
+
+def report_consent(text: str) -> bool | None:
+    """Whether the customer agrees to record a scam report ("登记举报", "yes"); None if unclear."""
+    answer = parse_confirmation(text)
+    if answer is None and REPORT_WORDS.search(text):
+        return True
+    return answer
+
+
 class ActionPrepareScamReport(Action):
+    """Start the scam-report conversation: it always asks before recording anything (the
+    question whether money was sent is skipped when the report already says so)."""
+
     def name(self) -> str:
         return "action_prepare_scam_report"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
-        if MONEY_SENT.search(latest_text(tracker)):
-            return [SlotSet("scam_money_sent", "yes"), SlotSet("scam_stage", "report")]
-        return [SlotSet("scam_money_sent", None), SlotSet("scam_stage", "ask")]
+        sent = "yes" if MONEY_SENT.search(latest_text(tracker)) else None
+        return [SlotSet("scam_money_sent", sent), SlotSet("scam_consent", None), SlotSet("scam_stage", "ask")]
 
 
 class ValidateScamReportForm(FormValidationAction):
@@ -134,8 +147,29 @@ class ValidateScamReportForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         return yes_no_slot(
-            "scam_money_sent", str(value or ""), tracker, dispatcher, money_sent, "utter_nb_invalid_consent"
+            "scam_money_sent", str(value or ""), tracker, dispatcher, money_sent, "utter_scam_invalid_money_sent"
         )
+
+    def validate_scam_consent(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return yes_no_slot(
+            "scam_consent", str(value or ""), tracker, dispatcher, report_consent, "utter_scam_invalid_consent"
+        )
+
+
+class ActionAskScamConsent(Action):
+    """The safety steps first (urgent ones when money or a code was given away), then whether to record a report."""
+
+    def name(self) -> str:
+        return "action_ask_scam_consent"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        dispatcher.utter_message(response="utter_scam_stop_contact")
+        if tracker.get_slot("scam_money_sent") == "yes":
+            dispatcher.utter_message(response="utter_scam_urgent_steps")
+        dispatcher.utter_message(response="utter_ask_scam_consent")
+        return []
 
 
 class ActionSubmitScamReport(Action):
@@ -143,6 +177,10 @@ class ActionSubmitScamReport(Action):
         return "action_submit_scam_report"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        reset = [SlotSet("scam_money_sent", None), SlotSet("scam_consent", None)]
+        if tracker.get_slot("scam_consent") != "yes":
+            dispatcher.utter_message(response="utter_scam_not_recorded")
+            return reset
         sent = tracker.get_slot("scam_money_sent") == "yes"
         details = last_text_with_intent(tracker, "report_scam", latest_text(tracker))
         try:
@@ -157,15 +195,12 @@ class ActionSubmitScamReport(Action):
             )
         except (UserError, Outage) as exc:
             dispatcher.utter_message(response=reply_for(exc))
-            return [SlotSet("scam_money_sent", None)]
+            return reset
         dispatcher.utter_message(response="utter_scam_report_recorded", reference=case.reference)
         if case.urgent:
             dispatcher.utter_message(response="utter_scam_urgent", reference=case.reference)
-            return [
-                SlotSet("scam_money_sent", None),
-                *await hand_off(dispatcher, tracker, "urgent_scam", extra_references=(case.reference,)),
-            ]
-        return [SlotSet("scam_money_sent", None)]
+            return [*reset, *await hand_off(dispatcher, tracker, "urgent_scam", extra_references=(case.reference,))]
+        return reset
 
 
 # --- never_borrowed -----------------------------------------------------------------------

@@ -65,15 +65,25 @@ async def test_a_question_without_the_text_asks_for_it():
     assert slots == {"sms_text": None, "sms_stage": "ask"}
 
 
-async def test_a_report_that_says_money_was_sent_is_recorded_as_urgent_without_asking(records):
+async def test_a_report_that_says_money_was_sent_gets_the_urgent_steps_and_is_recorded_once_agreed(records):
     text = "有人冒充客服，我已经转了5000"
     _, slots = await run(
         fraud.ActionPrepareScamReport(), tracker(visitor_conversation("anon_scam_1"), text, "report_scam")
     )
-    assert slots["scam_stage"] == "report" and slots["scam_money_sent"] == "yes"
+    assert slots["scam_stage"] == "ask" and slots["scam_money_sent"] == "yes" and slots["scam_consent"] is None
+    asked, _ = await run(
+        fraud.ActionAskScamConsent(),
+        tracker(visitor_conversation("anon_scam_1"), text, "report_scam", scam_money_sent="yes"),
+    )
+    assert [m["response"] for m in asked] == [
+        "utter_scam_stop_contact",
+        "utter_scam_urgent_steps",
+        "utter_ask_scam_consent",
+    ]
+    assert list_cases(lambda: SqlAlchemyUnitOfWork(records)) == []  # nothing recorded before the answer
     messages, _ = await run(
         fraud.ActionSubmitScamReport(),
-        tracker(visitor_conversation("anon_scam_1"), text, "report_scam", scam_money_sent="yes"),
+        tracker(visitor_conversation("anon_scam_1"), text, "report_scam", scam_money_sent="yes", scam_consent="yes"),
     )
     assert [m["response"] for m in messages][:2] == ["utter_scam_report_recorded", "utter_scam_urgent"]
     assert messages[2]["response"] in (
@@ -113,3 +123,19 @@ async def test_a_visitor_is_asked_for_consent_then_the_number_and_a_bad_number_i
     ) == ["nb_consent"]
     assert form.validate_nb_phone("12345", d, visitor, DOMAIN) == {"nb_phone": None}
     assert form.validate_nb_phone("+86 139 0000 9999", d, visitor, DOMAIN) == {"nb_phone": "13900009999"}
+
+
+async def test_a_scam_report_the_customer_does_not_want_recorded_creates_nothing(records):
+    messages, slots = await run(
+        fraud.ActionSubmitScamReport(),
+        tracker(
+            visitor_conversation("anon_scam_2"),
+            "轉帳失敗了錢被扣了怎麼辦",
+            "report_scam",
+            scam_money_sent="no",
+            scam_consent="no",
+        ),
+    )
+    assert [m["response"] for m in messages] == ["utter_scam_not_recorded"]
+    assert list_cases(lambda: SqlAlchemyUnitOfWork(records)) == []
+    assert slots == {"scam_money_sent": None, "scam_consent": None}

@@ -102,3 +102,24 @@ def test_a_complaint_the_customer_does_not_want_recorded_creates_nothing(bot):
     assert "no complaint is recorded" in text and "22:00" in text and "HO-2026-" not in text
     assert len(list_cases(lambda: SqlAlchemyUnitOfWork(bot.database_url), "complaint")) == before
     assert "nothing overdue" in bot.text(bot.say("how much do I owe?", customer="C1003"))  # not paused
+
+
+def test_a_scam_report_is_recorded_only_when_the_reporter_agrees(bot):
+    from bot.services.cases import list_cases
+
+    def scam_cases():  # type: ignore[no-untyped-def]
+        return [c for c in list_cases(lambda: SqlAlchemyUnitOfWork(bot.database_url), "scam_report", limit=500)]
+
+    before = len(scam_cases())
+    first = bot.text(bot.say("有人冒充青禾银行客服让我转到安全账户，我已经转了8000", sender="anon_scam_http_1"))
+    assert "110" in first and "96110" in first and "登记为诈骗举报" in first and "SCM-" not in first
+    assert len(scam_cases()) == before
+    done = bot.text(bot.say("登记举报", sender="anon_scam_http_1"))
+    assert "SCM-2026-" in done and "紧急" in done and re.search(r"HO-2026-\d{6}", done)
+    assert len(scam_cases()) == before + 1
+
+    bot.say("someone claiming to be your staff told me to install a screen sharing app", sender="anon_scam_http_2")
+    bot.say("no", sender="anon_scam_http_2")
+    declined = bot.text(bot.say("no, thanks", sender="anon_scam_http_2"))
+    assert "nothing is recorded" in declined and "SCM-" not in declined
+    assert len(scam_cases()) == before + 1
