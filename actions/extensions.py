@@ -61,6 +61,13 @@ def offered_codes() -> list[str]:
     return [o.code for o in options(default_policy())]
 
 
+def session_request_key(tracker: Tracker, fallback: str | None) -> str:
+    """One request per loan and conversation session: a second submission in the same session
+    (a double tap, or asking again after a referral) finds the request already recorded."""
+    started = [e.get("timestamp") for e in tracker.events if e.get("event") == "session_started"]
+    return f"{tracker.sender_id}|session:{started[-1]}" if started else fallback or tracker.sender_id
+
+
 def candidate(tracker: Tracker, loan_id: str | None) -> dict[str, Any] | None:
     return next((c for c in tracker.get_slot("ext_candidates") or [] if c["loan_id"] == loan_id), None)
 
@@ -127,9 +134,10 @@ class ValidateExtensionForm(FormValidationAction):
     async def required_slots(
         self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[str]:
-        # A loan that a person must decide on needs no option or confirmation from the customer.
+        # A loan that a person must decide on needs no option, but the customer still confirms
+        # that the request should be passed on: nothing is recorded without that.
         if tracker.get_slot("ext_self_service") is False:
-            return ["ext_loan_id", "ext_reason"]
+            return ["ext_loan_id", "ext_reason", "ext_confirmed"]
         return domain_slots
 
     def validate_ext_loan_id(
@@ -166,6 +174,11 @@ class ValidateExtensionForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         text = str(value or "")
+        if tracker.get_slot("ext_self_service") is False:
+            # A referral: there is no option to change, only yes or no.
+            return yes_no_slot(
+                "ext_confirmed", text, tracker, dispatcher, parse_confirmation, "utter_ext_invalid_referral_confirm"
+            )
         if wants_another_option(text):
             return {"ext_option": None, "ext_confirmed": None}
         # Only an explicit choice changes what is being confirmed (never the "12" of a date).
@@ -224,6 +237,11 @@ class ActionAskExtConfirmed(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         customer_id = verified_customer_id(tracker.sender_id) or ""
         language = tracker.get_slot("language")
+        if tracker.get_slot("ext_self_service") is False:
+            dispatcher.utter_message(
+                response="utter_ask_ext_referral_confirmed", loan_id=tracker.get_slot("ext_loan_id")
+            )
+            return []
         code = tracker.get_slot("ext_option")
         try:
             plan = await asyncio.to_thread(
@@ -285,7 +303,7 @@ class ActionSubmitExtension(Action):
                 reason,
                 words,
                 option,
-                tracker.get_slot("ext_request_key") or tracker.sender_id,
+                session_request_key(tracker, tracker.get_slot("ext_request_key")),
                 AccountAction.today(),
                 now(),
             )

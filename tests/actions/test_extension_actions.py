@@ -81,12 +81,12 @@ async def test_an_anonymous_visitor_is_asked_to_log_in_and_no_record_is_read(no_
     assert {"event": "slot", "name": "ext_stage", "value": "unavailable", "timestamp": None} in events
 
 
-async def test_a_loan_a_person_must_decide_on_skips_option_and_confirmation():
+async def test_a_loan_a_person_must_decide_on_skips_the_option_but_still_asks_to_confirm():
     form = ext.ValidateExtensionForm()
     slots = ["ext_loan_id", "ext_reason", "ext_option", "ext_confirmed"]
     assert await form.required_slots(
         slots, CollectingDispatcher(), tracker("C1004", ext_self_service=False), DOMAIN
-    ) == ["ext_loan_id", "ext_reason"]
+    ) == ["ext_loan_id", "ext_reason", "ext_confirmed"]
     assert (
         await form.required_slots(slots, CollectingDispatcher(), tracker("C1001", ext_self_service=True), DOMAIN)
         == slots
@@ -190,3 +190,24 @@ def test_an_explicit_choice_at_the_confirmation_step_changes_the_plan():
         "还是分3期吧", dispatcher, tracker("C1001", "还是分3期吧", **c1001_slots(ext_option="split_6")), DOMAIN
     )
     assert slots == {"ext_option": "split_3", "ext_confirmed": None}
+
+
+async def test_a_referral_is_confirmed_with_its_own_question_and_answers(records):
+    t = tracker("C1004", ext_self_service=False, ext_loan_id="L1004A", ext_reason="business")
+    messages, _ = await run(ext.ActionAskExtConfirmed(), t)
+    assert [(m["response"], m["loan_id"]) for m in messages] == [("utter_ask_ext_referral_confirmed", "L1004A")]
+    form, d = ext.ValidateExtensionForm(), CollectingDispatcher()
+    assert form.validate_ext_confirmed("确认提交", d, t, DOMAIN) == {"ext_confirmed": "yes"}
+    assert form.validate_ext_confirmed("分12期", d, t, DOMAIN) == {"ext_confirmed": None}  # no option to change
+    assert [m["response"] for m in d.messages] == ["utter_ext_invalid_referral_confirm"]
+
+
+def test_one_request_per_loan_and_conversation_session():
+    events = [{"event": "session_started", "timestamp": 1764300000.5}]
+    t = Tracker.from_dict({**tracker("C1004").current_state(), "events": events})
+    assert (
+        ext.session_request_key(t, "uuid-1")
+        == ext.session_request_key(t, "uuid-2")
+        == "customer:C1004|session:1764300000.5"
+    )
+    assert ext.session_request_key(tracker("C1004"), "uuid-1") == "uuid-1"  # no session start seen: per form run

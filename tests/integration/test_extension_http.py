@@ -1,9 +1,13 @@
 """C1001 completes an extension over HTTP, with real servers, tokens and records."""
 
 import datetime as dt
+import re
 
 import pytest
+from sqlalchemy import func, select
 
+from bot import db
+from bot.domain.model import ExtensionRequest
 from bot.services.notices import run_notices
 from bot.unit_of_work import SqlAlchemyUnitOfWork
 
@@ -40,10 +44,33 @@ def test_c1001_completes_a_split_into_three_and_the_overdue_answers_reflect_it(b
     assert "EXT-2026-000002" not in bot.text(bot.say("为什么收到逾期短信", customer="C1001"))
 
 
-def test_c1004_is_referred_to_a_person_in_english(bot):
+def test_c1004_is_referred_to_a_person_in_english_once_he_confirms_and_only_once(bot):
     bot.say("can I get more time to pay?", customer="C1004")
-    text = bot.text(bot.say("my business failed", customer="C1004"))
-    assert "reference EXT-2026-" in text and "a person will review it" in text
+    asked = bot.text(bot.say("my business failed", customer="C1004"))
+    assert "Shall I pass your request" in asked and "EXT-" not in asked  # nothing recorded yet
+    text = bot.text(bot.say("yes, pass it on", customer="C1004"))
+    reference = re.search(r"EXT-2026-\d{6}", text).group(0)
+    assert "a person will review it" in text
+    # Asking again in the same session finds the request already recorded.
+    bot.say("can I get more time to pay?", customer="C1004")
+    bot.say("my business failed", customer="C1004")
+    again = bot.text(bot.say("yes, pass it on", customer="C1004"))
+    assert reference in again and re.findall(r"EXT-2026-\d{6}", again) == [reference]
+
+
+def test_a_referral_the_customer_does_not_confirm_records_no_request(bot):
+    with db.session_factory(bot.database_url)() as session:
+        before = session.execute(
+            select(func.count()).select_from(ExtensionRequest).where(ExtensionRequest.status == "referred")
+        ).scalar()
+    bot.say("我想申请分期", customer="C1004")
+    bot.say("不是 我就问能不能部分还款", customer="C1004")  # taken as the reason, but never submitted ...
+    bot.say("取消", customer="C1004")  # ... because the customer does not confirm
+    with db.session_factory(bot.database_url)() as session:
+        after = session.execute(
+            select(func.count()).select_from(ExtensionRequest).where(ExtensionRequest.status == "referred")
+        ).scalar()
+    assert after == before
 
 
 def test_c1005_with_nothing_overdue_is_told_so(bot):
