@@ -123,3 +123,12 @@ def test_a_scam_report_is_recorded_only_when_the_reporter_agrees(bot):
     declined = bot.text(bot.say("no, thanks", sender="anon_scam_http_2"))
     assert "nothing is recorded" in declined and "SCM-" not in declined
     assert len(scam_cases()) == before + 1
+
+
+def test_a_question_in_the_middle_of_a_form_is_answered_and_the_form_asks_again(bot):
+    asked = bot.text(bot.say("这笔贷款不是我借的", customer="C1002"))
+    assert "同意开立吗" in asked
+    digression = bot.text(bot.say("罚息是怎么算的", customer="C1002"))
+    assert "0.05%" in digression and "同意开立吗" in digression  # answered, then the same question
+    left = bot.text(bot.say("算了", customer="C1002"))
+    assert "同意开立吗" not in left and "IDM-" not in left
