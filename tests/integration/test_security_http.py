@@ -171,11 +171,15 @@ def test_when_the_database_is_unreachable_the_customer_gets_an_apology_and_other
         text_ = bot.text(bot.say("how much do I owe?", customer="C1006"))
         assert "can't look up your loans right now" in text_ and "400-888-0000" in text_
         assert bot.text(bot.say("hello", sender="anon_db_down"))
+        # Asking for a person still works: with no ticket possible, the hotline.
+        person = bot.text(bot.say("I want to talk to a real person", customer="C1003"))
+        assert "can't open a ticket" in person and "400-888-0000" in person
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
         admin.dispose()
     assert "2,600.00" in bot.text(bot.say("how much do I owe?", customer="C1006"))
+    assert "nothing overdue" in bot.text(bot.say("how much do I owe?", customer="C1003"))  # not paused, not stuck
 
 
 def test_when_the_action_server_is_down_the_customer_gets_an_apology(bot):
