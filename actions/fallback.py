@@ -1,6 +1,7 @@
-"""Low-confidence input: noise gets a short "didn't get that" with examples and never escalates;
-anything else gets the two most likely topics as buttons (plus "rephrase" and "talk to a
-person"), and only a second misunderstood attempt in a row hands over to a person."""
+"""Low-confidence input: noise gets a short "didn't get that" with examples; anything else gets
+the two most likely topics as buttons (plus "rephrase" and "talk to a person"); a second
+misunderstood attempt in a row offers a person first. No ticket is ever opened without the
+customer asking for one (the "talk to a person" button sends request_human)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import render
-from actions.handoff import hand_off
 from bot.domain.noise import is_noise
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -62,8 +62,7 @@ class ActionHandleLowConfidence(Action):
         if is_noise(text):
             dispatcher.utter_message(response="utter_noise")
             return []
-        if consecutive_low_confidence_turns(tracker.events) >= 2:
-            return await hand_off(dispatcher, tracker, "low_confidence")
+        second = consecutive_low_confidence_turns(tracker.events) >= 2
         language = tracker.get_slot("language")
         buttons = [
             {"title": render(domain, f"utter_topic_{topic}", language), "payload": f"/{topic}"}
@@ -74,5 +73,8 @@ class ActionHandleLowConfidence(Action):
             {"title": render(domain, "utter_topic_rephrase", language), "payload": "/inform"},
             {"title": render(domain, "utter_topic_request_human", language), "payload": "/request_human"},
         ]
-        dispatcher.utter_message(response="utter_ask_rephrase", buttons=buttons)
+        if second:
+            # Put the person first: two attempts have failed, but the customer decides.
+            buttons = [buttons[-1], *buttons[:-1]]
+        dispatcher.utter_message(response="utter_offer_human" if second else "utter_ask_rephrase", buttons=buttons)
         return []

@@ -1,6 +1,8 @@
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.fallback import ActionHandleLowConfidence, consecutive_low_confidence_turns, likely_topics
+from bot.services.handoff import list_tickets
+from bot.unit_of_work import SqlAlchemyUnitOfWork
 from tests.actions.conftest import run, tracker_for
 from tests.actions.test_error_replies import DOMAIN
 
@@ -60,11 +62,12 @@ async def test_noise_gets_a_short_reply_with_examples_however_often(records):
     assert [m["response"] for m in dispatcher.messages] == ["utter_noise"] and events == []
 
 
-async def test_a_second_real_misunderstanding_in_a_row_hands_over_to_a_person(records):
+async def test_a_second_real_misunderstanding_in_a_row_offers_a_person_but_opens_no_ticket(records):
     twice = unsure("我想问一下那个东西", [user("nlu_fallback"), BOT, user("nlu_fallback")])
     dispatcher = CollectingDispatcher()
     events = await ActionHandleLowConfidence().run(dispatcher, twice, DOMAIN)
-    assert dispatcher.messages[0]["response"] in ("utter_handoff_open", "utter_handoff_closed")
-    assert dispatcher.messages[0]["ticket_id"].startswith("HO-")
-    assert {"event": "pause", "timestamp": None} in events
+    (message,) = dispatcher.messages
+    assert message["response"] == "utter_offer_human" and message["buttons"][0]["payload"] == "/request_human"
+    assert events == []  # no ticket, no pause: the customer decides
+    assert list_tickets(lambda: SqlAlchemyUnitOfWork(records)) == []
     assert [m["response"] for m in await run(ActionHandleLowConfidence(), unsure("?", []))] == ["utter_noise"]
