@@ -1,12 +1,13 @@
 """Write the digression rules and their test stories: every in-scope question asked in the middle
-of any form is answered, then the form asks its pending question again.
+of any form is answered, and every other task is met with how to switch to it; then the form
+asks its pending question again.
 
     python scripts/generate_digressions.py          # rewrite data/rules/digressions.yml and
                                                     # tests/stories/test_digressions.yml
     python scripts/generate_digressions.py --check  # exit 1 if either is out of date (a test runs this)
 
 The forms' slot mappings must not take these questions as answers: their ``not_intent`` lists
-include every intent in QUESTIONS (tests/unit/test_digressions.py checks that too).
+include every intent of ``digressions(form)`` (tests/unit/test_digressions.py checks that too).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ QUESTIONS = {
     "setup_autopay": "utter_setup_autopay",
     "bot_challenge": "utter_iamabot",
 }
+#: Other tasks: asked for in the middle of a form, the assistant says how to switch (cancel, then
+#: ask) and asks its pending question again; it never starts a second record on its own.
+TASKS = ("request_extension", "report_scam", "never_borrowed", "verify_sms", "complain")
 #: A question as customers ask it, per intent and language, for the test stories.
 EXAMPLES = {
     "ask_why_texts": ("为什么一直给我发逾期短信", "why do you keep texting me"),
@@ -40,6 +44,11 @@ EXAMPLES = {
     "ask_credit_impact": ("会影响征信吗", "will this hurt my credit report"),
     "setup_autopay": ("怎么设置自动还款", "how do I set up autopay"),
     "bot_challenge": ("你是机器人吗", "am I talking to a bot"),
+    "request_extension": ("我想申请延期还款", "can I get more time to pay"),
+    "report_scam": ("有人冒充你们让我转账", "someone pretending to be you asked me for money"),
+    "never_borrowed": ("这笔贷款不是我借的", "this loan is not mine"),
+    "verify_sms": ("这条短信是你们发的吗", "is this text really from you"),
+    "complain": ("你们催收太过分了", "your collectors are harassing me"),
 }
 
 #: Each form: how a conversation gets into it (test stories) and the questions it asks.
@@ -51,6 +60,7 @@ FORMS = {
             {"slot_was_set": [{"ext_stage": "form"}]},
         ],
         "steps": ["ext_loan_id", "ext_reason", "ext_option", "ext_confirmed"],
+        "task": "request_extension",
     },
     "scam_report_form": {
         "start": [
@@ -62,6 +72,7 @@ FORMS = {
             {"slot_was_set": [{"scam_stage": "ask"}]},
         ],
         "steps": ["scam_money_sent", "scam_consent"],
+        "task": "report_scam",
     },
     "never_borrowed_form": {
         "start": [
@@ -70,16 +81,28 @@ FORMS = {
             {"slot_was_set": [{"nb_stage": "form"}]},
         ],
         "steps": ["nb_consent", "nb_phone"],
+        "task": "never_borrowed",
     },
     "complaint_form": {
         "start": [{"user": ("你们的催收电话太烦人了", "your collectors are harassing me"), "intent": "complain"}],
         "steps": ["complaint_consent"],
+        "task": "complain",
     },
 }
 
 
 def _q(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def other_tasks(form: str) -> list[str]:
+    """The tasks that are not this form's own (its own intent mid-form is an answer, not a switch)."""
+    return [t for t in TASKS if t != FORMS[form]["task"]]
+
+
+def digressions(form: str) -> dict[str, str]:
+    """Every intent answered in the middle of ``form``, with the action that answers it."""
+    return {**QUESTIONS, **{task: "action_offer_switch" for task in other_tasks(form)}}
 
 
 def rules_yaml() -> str:
@@ -92,7 +115,7 @@ def rules_yaml() -> str:
         "rules:",
     ]
     for form in FORMS:
-        for intent, answer in QUESTIONS.items():
+        for intent, answer in digressions(form).items():
             out += [
                 f"  - rule: {intent} during {form}",
                 "    condition:",
@@ -119,7 +142,7 @@ def stories_yaml() -> str:
     n = 0
     for form, spec in FORMS.items():
         for step in spec["steps"]:
-            for intent, answer in QUESTIONS.items():
+            for intent, answer in digressions(form).items():
                 lang = n % 2
                 n += 1
                 out += [f"  - story: {intent} at {step} of {form} ({'zh' if lang == 0 else 'en'})", "    steps:"]

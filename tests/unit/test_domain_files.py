@@ -60,9 +60,17 @@ def test_a_button_titled_no_stays_the_text_no_as_rasa_reads_it():
         button
         for variation in load_domain(DOMAIN_DIR)["responses"]["utter_ask_scam_money_sent"]
         for button in variation.get("buttons", [])
-        if button["payload"] == "No"
+        if button["title"] == "No"
     ]
-    assert no_button == {"title": "No", "payload": "No"}
+    assert no_button == {"title": "No", "payload": "/deny"}
+
+
+def test_yes_no_buttons_send_the_intent_so_the_answer_cannot_be_misread():
+    """The text "Record a report" was read as a credit-report question: a button answers with the intent."""
+    responses = load_domain(DOMAIN_DIR)["responses"]
+    for name in ("utter_ask_scam_money_sent", "utter_ask_scam_consent", "utter_ask_complaint_consent"):
+        payloads = {b["payload"] for v in responses[name] for b in v.get("buttons", [])}
+        assert payloads == {"/affirm", "/deny"}, name
 
 
 def test_a_domain_without_responses_or_a_missing_path_stops_the_action_server_with_a_clear_message(tmp_path):
