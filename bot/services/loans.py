@@ -165,3 +165,14 @@ def _account_overview(uow_factory: UowFactory, customer_id: str, today: dt.date)
         )
         view = CustomerView(customer.id, customer.name, customer.language, mask_phone(customer.phone))
         return AccountOverview(view, position, notices, repayments, plans, today)
+
+
+def customer_language(uow_factory: UowFactory, customer_id: str) -> str | None:
+    """The language in the customer's profile ('zh' or 'en'), or None for an unknown customer."""
+    try:
+        with uow_factory() as uow:
+            customer = uow.loans.customer(customer_id)
+            language = customer.language if customer else None
+    except SQLAlchemyError as exc:
+        raise RecordsUnavailable() from exc
+    return language if language in ("zh", "en") else None

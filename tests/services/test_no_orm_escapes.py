@@ -68,6 +68,7 @@ def calls(url: str) -> dict[str, Any]:
     case = cases.open_scam_report(u, "visitor:abc12345", None, False, "fake link", NOW)
     return {
         "account_overview": lambda: loans.account_overview(u, "C1001", TODAY),
+        "customer_language": lambda: loans.customer_language(u, "C1003"),
         "extension_offer": lambda: extensions.extension_offer(u, "C1001", TODAY),
         "preview_terms": lambda: extensions.preview_terms(u, "C1001", "L1001", "split_3", TODAY),
         "submit_extension": lambda: extensions.submit_extension(
