@@ -23,6 +23,7 @@ from bot.domain.errors import (
     Outage,
     UserError,
 )
+from bot.domain.extension_answers import is_question
 from bot.domain.rules import OverduePosition
 from bot.identity import verified_customer_id
 from bot.language import variation_text
@@ -122,8 +123,12 @@ def yes_no_slot(
     parse: Callable[[str], bool | None],
     invalid_response: str,
 ) -> dict[str, Any]:
-    """A form's yes/no slot from the answer ("yes"/"no"), or None and ``invalid_response`` to ask again."""
-    answer = yes_or_no(text, tracker, parse)
+    """A form's yes/no slot from the answer ("yes"/"no"), or None and ``invalid_response`` to ask again.
+
+    A question is never a yes or a no ("what do I do to make it stop?" holds "stop", "我是不是不用还了"
+    holds "不用"): it is asked again rather than taken as a refusal or a consent.
+    """
+    answer = None if is_question(text) else yes_or_no(text, tracker, parse)
     if answer is None:
         dispatcher.utter_message(response=invalid_response)
         return {slot: None}

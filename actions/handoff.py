@@ -19,7 +19,7 @@ from rasa_sdk.types import DomainDict
 from actions.common import AccountAction, bank_clock, last_text_with_intent, money, now, yes_no_slot
 from bot.domain.complaints import complaint_category
 from bot.domain.errors import Outage, UserError
-from bot.domain.extension_answers import parse_confirmation
+from bot.domain.extension_answers import is_question, parse_confirmation
 from bot.identity import verified_customer_id
 from bot.services.cases import open_complaint
 from bot.services.handoff import create_ticket, deliver_due, service_hours, summarize
@@ -144,9 +144,15 @@ class ValidateComplaintForm(FormValidationAction):
     def validate_complaint_consent(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        text = str(value or "")
+        if is_question(text):
+            # "What do I do to make it stop?": their rights and the ways to stop the texts first.
+            dispatcher.utter_message(response="utter_complaint_rights")
+            dispatcher.utter_message(response="utter_complaint_help")
+            return {"complaint_consent": None}
         return yes_no_slot(
             "complaint_consent",
-            str(value or ""),
+            text,
             tracker,
             dispatcher,
             complaint_consent,

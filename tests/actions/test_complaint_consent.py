@@ -48,3 +48,14 @@ async def test_with_consent_the_complaint_is_recorded_and_escalated(records):
     assert case.details.startswith("contact_family_employer") and "单位" in case.details
     assert dispatcher.messages[0]["reference"] == case.reference
     assert {"event": "pause", "timestamp": None} in events
+
+
+def test_a_question_at_the_complaint_offer_is_answered_not_taken_as_no():
+    from actions.handoff import ValidateComplaintForm
+
+    dispatcher = CollectingDispatcher()
+    slots = ValidateComplaintForm().validate_complaint_consent(
+        "what do I do to make it stop?", dispatcher, tracker_for("visitor:abcdefgh", "inform"), {}
+    )
+    assert slots == {"complaint_consent": None}  # asked again, not a refusal
+    assert [m["response"] for m in dispatcher.messages] == ["utter_complaint_rights", "utter_complaint_help"]
