@@ -137,6 +137,21 @@ def complaint_consent(text: str) -> bool | None:
     return answer
 
 
+class ActionPrepareComplaint(Action):
+    """A worried question about collection ("会不会打电话给我家里人", "will you call my boss?") is
+    answered with how the bank collects; only a complaint about something that happened leads to
+    the offer to record one."""
+
+    def name(self) -> str:
+        return "action_prepare_complaint"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        if is_question(str(tracker.latest_message.get("text") or "")):
+            dispatcher.utter_message(response="utter_collection_contact_rules")
+            return [SlotSet("complaint_stage", "answered")]
+        return [SlotSet("complaint_consent", None), SlotSet("complaint_stage", "ask")]
+
+
 class ValidateComplaintForm(FormValidationAction):
     def name(self) -> str:
         return "validate_complaint_form"

@@ -84,7 +84,11 @@ FORMS = {
         "task": "never_borrowed",
     },
     "complaint_form": {
-        "start": [{"user": ("你们的催收电话太烦人了", "your collectors are harassing me"), "intent": "complain"}],
+        "start": [
+            {"user": ("你们的催收电话太烦人了", "your collectors are harassing me"), "intent": "complain"},
+            {"action": "action_prepare_complaint"},
+            {"slot_was_set": [{"complaint_stage": "ask"}]},
+        ],
         "steps": ["complaint_consent"],
         "task": "complain",
     },

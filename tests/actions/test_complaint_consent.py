@@ -59,3 +59,26 @@ def test_a_question_at_the_complaint_offer_is_answered_not_taken_as_no():
     )
     assert slots == {"complaint_consent": None}  # asked again, not a refusal
     assert [m["response"] for m in dispatcher.messages] == ["utter_complaint_rights", "utter_complaint_help"]
+
+
+async def test_a_worried_question_is_answered_and_leads_to_no_complaint_offer(no_records):
+    from actions.handoff import ActionPrepareComplaint
+
+    for question in ("会不会打电话给我家里人", "will your collectors call my boss?"):
+        tracker = tracker_for("visitor:abcdefgh", "complain")
+        tracker.latest_message["text"] = question
+        dispatcher = CollectingDispatcher()
+        events = await ActionPrepareComplaint().run(dispatcher, tracker, {})
+        assert [m["response"] for m in dispatcher.messages] == ["utter_collection_contact_rules"]
+        assert {"event": "slot", "timestamp": None, "name": "complaint_stage", "value": "answered"} in events
+
+
+async def test_a_complaint_about_what_happened_gets_the_offer_to_record_it(no_records):
+    from actions.handoff import ActionPrepareComplaint
+
+    tracker = tracker_for("visitor:abcdefgh", "complain")
+    tracker.latest_message["text"] = "你们催收打电话给我父母，太过分了"
+    dispatcher = CollectingDispatcher()
+    events = await ActionPrepareComplaint().run(dispatcher, tracker, {})
+    assert dispatcher.messages == []
+    assert {"event": "slot", "timestamp": None, "name": "complaint_stage", "value": "ask"} in events

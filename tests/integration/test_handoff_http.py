@@ -132,3 +132,13 @@ def test_a_question_in_the_middle_of_a_form_is_answered_and_the_form_asks_again(
     assert "0.05%" in digression and "同意开立吗" in digression  # answered, then the same question
     left = bot.text(bot.say("算了", customer="C1002"))
     assert "同意开立吗" not in left and "IDM-" not in left
+
+
+def test_a_worried_question_about_collection_is_answered_and_nothing_is_recorded(bot):
+    from bot.services.cases import list_cases
+
+    before = len(list_cases(lambda: SqlAlchemyUnitOfWork(bot.database_url), "complaint", limit=500))
+    text = bot.text(bot.say("如果我不还，你们会不会打电话给我家里人？", customer="C1006"))
+    assert "不会打电话给您的家人" in text and "登记为正式投诉" not in text
+    assert "CMP-" not in text and not re.search(r"HO-2026-\d{6}", text)
+    assert len(list_cases(lambda: SqlAlchemyUnitOfWork(bot.database_url), "complaint", limit=500)) == before
