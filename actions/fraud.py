@@ -26,9 +26,14 @@ from bot.services.cases import (
 )
 from bot.services.fraud import disputable_loan, matching_notice
 
+# Money, a code or a password already given away, or a link already opened: the urgent steps
+# come first ("我已经点了链接 还输了验证码 怎么办啊").
 MONEY_SENT = re.compile(
-    r"(已经|已)?(转了|转账了|汇了|打了|付了|给了|被骗了?\s*\d|骗走|损失)|(说|告诉|给)了.{0,6}验证码"
-    r"|\b(sent|transferred|paid|wired|lost|gave)\b.{0,30}(money|\d|them|code)|\bscammed out of\b|\bconned out of\b",
+    r"(已经|已)?(转了|转账了|汇了|打了|付了|给了|被骗了?\s*\d|骗走|损失)|(说|告诉|给|输|输入|填|发)了.{0,6}(验证码|密码|卡号)"
+    r"|(点|点开|点击|打开)了.{0,6}(链接|网址)|(下载|安装)了.{0,8}(软件|app|APP)|共享了?屏幕"
+    r"|\b(sent|transferred|paid|wired|lost|gave)\b.{0,30}(money|\d|them|code)|\bscammed out of\b|\bconned out of\b"
+    r"|\b(clicked|opened|tapped)\b.{0,20}\blink\b|\b(entered|typed|gave|told)\b.{0,20}\b(code|password|pin|card number)\b"
+    r"|\b(installed|downloaded)\b.{0,25}\b(app|software)\b|\bshared (my )?screen\b",
     re.I,
 )
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -14,6 +17,7 @@ from actions.common import (
     send_overdue_lines,
     send_plans,
 )
+from bot.identity import verified_customer_id
 from bot.services.loans import RECENT_PAYMENT_DAYS, AccountOverview
 
 
@@ -135,3 +139,21 @@ class ActionCheckRepayment(AccountAction):
             dispatcher.utter_message(response="utter_repaid_not_found", lookback_days=RECENT_PAYMENT_DAYS, **variables)
         else:
             dispatcher.utter_message(response="utter_repaid_nothing_due")
+
+
+class ActionExplainFeeRule(Action):
+    """The penalty-interest rule for everyone; how to see one's own figures depends on whether the
+    customer is already verified (a logged-in customer is never told to log in)."""
+
+    def name(self) -> str:
+        return "action_explain_fee_rule"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        dispatcher.utter_message(response="utter_ask_late_fee_rule")
+        verified = verified_customer_id(tracker.sender_id) is not None
+        dispatcher.utter_message(
+            response="utter_fee_rule_own_figures_customer" if verified else "utter_fee_rule_own_figures_visitor"
+        )
+        return []

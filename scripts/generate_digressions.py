@@ -26,7 +26,7 @@ QUESTIONS = {
     "ask_amount_due": "action_tell_amount_due",
     "ask_how_to_repay": "action_explain_repayment",
     "already_repaid": "action_check_repayment",
-    "ask_late_fee_rule": "utter_ask_late_fee_rule",
+    "ask_late_fee_rule": "action_explain_fee_rule",
     "ask_credit_impact": "utter_ask_credit_impact",
     "setup_autopay": "utter_setup_autopay",
     "bot_challenge": "utter_iamabot",

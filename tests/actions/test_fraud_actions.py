@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -139,3 +140,20 @@ async def test_a_scam_report_the_customer_does_not_want_recorded_creates_nothing
     assert [m["response"] for m in messages] == ["utter_scam_not_recorded"]
     assert list_cases(lambda: SqlAlchemyUnitOfWork(records)) == []
     assert slots == {"scam_money_sent": None, "scam_consent": None}
+
+
+@pytest.mark.parametrize(
+    ("text", "given_away"),
+    [
+        ("我已经点了链接 还输了验证码 怎么办啊", True),
+        ("I clicked the link and entered the code", True),
+        ("他让我下载了一个软件，还共享了屏幕", True),
+        ("I gave them my password", True),
+        ("我已经转了8000", True),
+        ("有人冒充客服让我下载软件", False),
+        ("我没有告诉他验证码", False),
+        ("someone called me pretending to be you", False),
+    ],
+)
+def test_a_victim_who_already_gave_something_away_is_recognised(text, given_away):
+    assert bool(fraud.MONEY_SENT.search(text)) is given_away
