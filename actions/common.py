@@ -204,5 +204,8 @@ class AccountAction(Action, abc.ABC):
         except (UserError, Outage) as exc:
             dispatcher.utter_message(response=reply_for(exc))
             return []
+        for loan_id in overview.disputed_loans:
+            # Under investigation: not chased, and its figures are not presented as owed.
+            dispatcher.utter_message(response="utter_loan_under_investigation", loan_id=loan_id)
         self.answer(dispatcher, overview, domain, tracker.get_slot("language"))
         return []

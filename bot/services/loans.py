@@ -72,6 +72,8 @@ class AccountOverview:
     repayments: tuple[RepaymentView, ...]
     plans: tuple[PlanView, ...]
     today: dt.date
+    #: Loans under an identity-misuse investigation: not chased, and left out of ``position``.
+    disputed_loans: tuple[str, ...] = ()
 
     @property
     def last_notice(self) -> NoticeView | None:
@@ -136,7 +138,8 @@ def _account_overview(uow_factory: UowFactory, customer_id: str, today: dt.date)
         customer = uow.loans.customer(customer_id)
         if customer is None:
             raise CustomerNotFound(customer_id)
-        unpaid = uow.loans.unpaid_instalments_of(customer_id)
+        disputed = tuple(loan.id for loan in uow.loans.loans_of(customer_id) if loan.disputed_at is not None)
+        unpaid = [i for i in uow.loans.unpaid_instalments_of(customer_id) if i.loan_id not in disputed]
         position = overdue_position(
             (InstalmentState(i.loan_id, i.seq, i.due_date, i.amount, paid=False) for i in unpaid), today
         )
@@ -164,7 +167,7 @@ def _account_overview(uow_factory: UowFactory, customer_id: str, today: dt.date)
             PlanView(p.reference or "", p.loan_id, p.option or "") for p in uow.extensions.active_plans_of(customer_id)
         )
         view = CustomerView(customer.id, customer.name, customer.language, mask_phone(customer.phone))
-        return AccountOverview(view, position, notices, repayments, plans, today)
+        return AccountOverview(view, position, notices, repayments, plans, today, disputed)
 
 
 def customer_language(uow_factory: UowFactory, customer_id: str) -> str | None:

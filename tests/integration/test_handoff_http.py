@@ -142,3 +142,11 @@ def test_a_worried_question_about_collection_is_answered_and_nothing_is_recorded
     assert "不会打电话给您的家人" in text and "登记为正式投诉" not in text
     assert "CMP-" not in text and not re.search(r"HO-2026-\d{6}", text)
     assert len(list_cases(lambda: SqlAlchemyUnitOfWork(bot.database_url), "complaint", limit=500)) == before
+
+
+def test_a_disputed_loan_is_not_chased_when_the_customer_asks_what_she_owes(bot):
+    bot.say("这笔贷款不是我借的", customer="C1002")
+    opened = bot.text(bot.say("同意", customer="C1002"))
+    assert "IDM-2026-" in opened
+    owed = bot.text(bot.say("現在我還欠多少錢", customer="C1002"))
+    assert "正在进行“身份被冒用”调查" in owed and "3,0" not in owed and "越早还越少" not in owed

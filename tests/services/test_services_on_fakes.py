@@ -322,3 +322,11 @@ def test_a_ticket_withdrawn_while_it_is_being_sent_is_withdrawn_at_the_helpdesk_
     desk = Desk()
     assert handoff.deliver_due(uow.factory(), "http://desk", FixedClock(NOW), http=desk).delivered == 1
     assert desk.keys == [f"{ticket.ticket_id}/withdrawn"]
+
+
+def test_a_disputed_loan_is_not_chased_and_not_counted_as_owed(uow) -> None:
+    cases.open_identity_misuse_case(uow.factory(), "C1", "L1", "customer:C1", "never borrowed", NOW)
+    overview = loans.account_overview(uow.factory(), "C1", TODAY)
+    assert overview.disputed_loans == ("L1",)
+    assert overview.position.items == () and overview.position.next_due is None
+    assert overview.texts_situation() != "overdue"
