@@ -69,8 +69,6 @@ PRIVATE: dict[str, tuple[str, ...]] = {
 }
 # An anonymous visitor is never told that a text matches a notice the bank sent (README, Fraud).
 VISITOR_NEVER = ("与我们的记录一致", "matches our records")
-# The example loan number in "type its loan number (like L1001)" is not a disclosure.
-EXAMPLE_LOAN_NUMBER = re.compile(r"（如 L1001）|\(like L1001\)")
 
 # --- what no reply may ever say ---------------------------------------------------------------
 
@@ -236,9 +234,8 @@ def check_turn(c: Conversation, turn: dict[str, Any], replies: list[dict[str, An
     private = [s for who, items in PRIVATE.items() if who != c.customer for s in items] + list(c.never_tell)
     if c.customer is None:
         private += list(VISITOR_NEVER)
-    scanned = EXAMPLE_LOAN_NUMBER.sub("", text)
     for secret in private:
-        if contains(scanned, secret):
+        if contains(text, secret):
             problems.append(f"discloses {secret!r} to someone who is not its borrower")
     expected = turn.get("lang", c.language if c.language in ("zh", "en") else "any")
     if expected in ("zh", "en"):
