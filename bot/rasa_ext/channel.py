@@ -27,7 +27,7 @@ from bot.rasa_ext import speedups
 from bot.rasa_ext.inbox_hints import MemoryHints, RedisHints, hints_from_environment
 from bot.rasa_ext.limits import limits_from_environment
 from bot.rasa_ext.payloads import sanitise_payload
-from bot.rasa_ext.waiting import back_to_bot, waiting_reply
+from bot.rasa_ext.waiting import back_to_bot, care_messages, waiting_reply
 from bot.rasa_ext.waiting import resume as resume_conversation
 from bot.settings import get_settings
 from bot.tokens import InvalidToken, verify
@@ -188,6 +188,11 @@ class InAppInput(InputChannel):
                     text_back = await back_to_bot(request.app.ctx.agent, conversation_id, paused_in)
                     replies.append({"recipient_id": conversation_id, "text": text_back})
                     return response.json([_public(m) for m in replies])
+            # Care comes first, whatever else the message asks (and the hotline for any sign of self-harm).
+            replies += [
+                {"recipient_id": conversation_id, "text": text_}
+                for text_ in care_messages(request.app.ctx.agent, masked, language)
+            ]
             collector = CollectingOutputChannel()
             metadata = {"authenticated": customer_id is not None}
             try:

@@ -16,6 +16,7 @@ from typing import Any
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import ActionExecuted, ConversationResumed
 
+from bot.domain.distress import CareContacts, in_distress, self_harm_risk
 from bot.domain.errors import Outage
 from bot.language import variation_text
 from bot.services.handoff import deliver_due, service_hours, waiting_ticket, withdraw_ticket
@@ -34,6 +35,25 @@ def render(agent: Any, name: str, language: str, **variables: Any) -> str:
     """A response of the domain in the conversation's language, with its variables filled in."""
     text = variation_text(agent.domain.responses.get(name, []), language) or ""
     return text.format(**variables) if variables else text
+
+
+def care_messages(agent: Any, text: str, language: str) -> list[str]:
+    """What a customer in distress hears before anything else: the hotline for any sign of
+    self-harm, otherwise a calm word and what can be done about the debt."""
+    if self_harm_risk(text):
+        contacts = CareContacts.from_file(get_settings().config_file("care.yml"))
+        return [
+            render(
+                agent,
+                "utter_self_harm_support",
+                language,
+                hotline=contacts.psychological_hotline,
+                emergency=contacts.emergency_numbers,
+            )
+        ]
+    if in_distress(text):
+        return [render(agent, "utter_distress_care", language)]
+    return []
 
 
 def waiting_reply(agent: Any, conversation_id: str, language: str) -> str:

@@ -154,3 +154,11 @@ def test_typed_intent_syntax_cannot_set_slots_or_break_a_turn(bot):
     assert "1,080.00" in amount and "3,000.00" not in amount
     # An unknown intent is read as text, and answered.
     assert bot.say("/drop_all_tables", customer="C1001")
+
+
+def test_a_customer_in_distress_is_answered_with_care_first_and_the_hotline_for_self_harm(bot):
+    first = bot.say("欠了这么多钱 我真的不想活了", customer="C1006")
+    assert "12356" in first[0]["text"] and "110 / 120" in first[0]["text"]
+    stressed = bot.say("im really stressed, i havent slept in days", sender="anon_distress_1")
+    assert "one step at a time" in stressed[0]["text"] and "12356" not in bot.text(stressed)
+    assert all(m["text"] for m in first + stressed)
