@@ -16,6 +16,7 @@ from actions.handoff import hand_off
 from bot.domain.errors import InvalidPhoneNumber, Outage, UserError
 from bot.domain.extension_answers import parse_confirmation
 from bot.domain.privacy import mask_phone
+from bot.domain.scam_victims import gave_away_access
 from bot.domain.sms_check import check_sms, default_channels
 from bot.identity import verified_customer_id
 from bot.services.cases import (
@@ -29,13 +30,15 @@ from bot.services.fraud import disputable_loan, matching_notice
 # Money, a code or a password already given away, or a link already opened: the urgent steps
 # come first ("我已经点了链接 还输了验证码 怎么办啊").
 MONEY_SENT = re.compile(
-    r"(已经|已)?(转了|转账了|汇了|打了|付了|给了|被骗了?\s*\d|骗走|损失)|(说|告诉|给|输|输入|填|发)了.{0,6}(验证码|密码|卡号)"
-    r"|(点|点开|点击|打开)了.{0,6}(链接|网址)|(下载|安装)了.{0,8}(软件|app|APP)|共享了?屏幕"
-    r"|\b(sent|transferred|paid|wired|lost|gave)\b.{0,30}(money|\d|them|code)|\bscammed out of\b|\bconned out of\b"
-    r"|\b(clicked|opened|tapped)\b.{0,20}\blink\b|\b(entered|typed|gave|told)\b.{0,20}\b(code|password|pin|card number)\b"
-    r"|\b(installed|downloaded)\b.{0,25}\b(app|software)\b|\bshared (my )?screen\b",
+    r"(已经|已)?(转了|转账了|汇了|打了|付了|给了|被骗了?\s*\d|骗走|损失)"
+    r"|\b(sent|transferred|paid|wired|lost|gave)\b.{0,30}(money|\d|them|code)|\bscammed out of\b|\bconned out of\b",
     re.I,
 )
+
+
+def given_away(text: str) -> bool:
+    """Money sent, or a link, code, password, app or screen given away (bot.domain.scam_victims)."""
+    return bool(MONEY_SENT.search(text)) or gave_away_access(text)
 
 
 def latest_text(tracker: Tracker) -> str:
@@ -113,7 +116,7 @@ class ActionVerifySms(Action):
 
 def money_sent(text: str) -> bool | None:
     """Whether the report says money or a code was already given; None when it doesn't say."""
-    if MONEY_SENT.search(text):
+    if given_away(text):
         return True
     answer = parse_confirmation(text)
     if answer is not None:
@@ -140,7 +143,7 @@ class ActionPrepareScamReport(Action):
         return "action_prepare_scam_report"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
-        sent = "yes" if MONEY_SENT.search(latest_text(tracker)) else None
+        sent = "yes" if given_away(latest_text(tracker)) else None
         return [SlotSet("scam_money_sent", sent), SlotSet("scam_consent", None), SlotSet("scam_stage", "ask")]
 
 

@@ -45,6 +45,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.domain.cancel import is_cancel
+from bot.domain.scam_victims import gave_away_access
 from bot.language import detect_language, normalise
 from bot.rasa_ext import speedups
 
@@ -160,6 +161,33 @@ class CancelPhrases(GraphComponent):
             others = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != "cancel"]
             message.set(INTENT, cancel, add_to_output=True)
             message.set(INTENT_RANKING_KEY, [cancel, *others], add_to_output=True)
+        return messages
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class ScamVictimNow(GraphComponent):
+    """Makes a message saying a link, code, password, app or screen was already given away the
+    ``report_scam`` intent at 1.0, so the urgent steps come at once (``bot.domain.scam_victims``)."""
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> ScamVictimNow:
+        return cls()
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            text = message.get(TEXT)
+            if not isinstance(text, str) or not gave_away_access(text):
+                continue
+            scam = {INTENT_NAME_KEY: "report_scam", PREDICTED_CONFIDENCE_KEY: 1.0}
+            others = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != "report_scam"]
+            message.set(INTENT, scam, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, [scam, *others], add_to_output=True)
         return messages
 
 

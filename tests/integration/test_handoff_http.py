@@ -150,3 +150,9 @@ def test_a_disputed_loan_is_not_chased_when_the_customer_asks_what_she_owes(bot)
     assert "IDM-2026-" in opened
     owed = bot.text(bot.say("現在我還欠多少錢", customer="C1002"))
     assert "正在进行“身份被冒用”调查" in owed and "3,0" not in owed and "越早还越少" not in owed
+
+
+def test_a_victim_who_clicked_a_link_and_typed_a_code_gets_the_urgent_steps_at_once(bot):
+    text = bot.text(bot.say("我已经点了链接 还输了验证码 怎么办啊", sender="anon_victim_now_1"))
+    assert "110" in text and "96110" in text and "修改相关账户密码" in text
+    assert "登录" not in text and "SCM-" not in text  # no login wall, nothing recorded unasked
