@@ -22,7 +22,7 @@ from bot.domain.errors import Outage, UserError
 from bot.domain.extension_answers import is_question, parse_confirmation
 from bot.identity import verified_customer_id
 from bot.services.cases import open_complaint
-from bot.services.handoff import create_ticket, deliver_due, service_hours, summarize
+from bot.services.handoff import create_ticket, deliver_now, service_hours, summarize
 from bot.services.loans import account_overview
 from bot.settings import get_settings
 
@@ -62,16 +62,6 @@ def _account_line(customer_id: str) -> str | None:
     return "; ".join(f"{i.loan_id} #{i.seq} {money(i.amount)} CNY, {i.days_overdue} days overdue" for i in items)
 
 
-def _deliver_soon() -> None:
-    """Try the helpdesk right away; the worker retries whatever this does not deliver."""
-    url = get_settings().handoff_webhook_url
-    if url:
-        try:
-            deliver_due(AccountAction.uow_factory, url, bank_clock(), timeout=3)
-        except Exception:  # noqa: BLE001 - the ticket is stored; the worker will deliver it
-            logger.warning("immediate handoff delivery failed; the worker will retry", exc_info=True)
-
-
 async def hand_off(
     dispatcher: CollectingDispatcher,
     tracker: Tracker,
@@ -102,7 +92,9 @@ async def hand_off(
     except Outage:
         dispatcher.utter_message(response="utter_handoff_unavailable")
         return []
-    asyncio.get_running_loop().run_in_executor(None, _deliver_soon)
+    asyncio.get_running_loop().run_in_executor(
+        None, deliver_now, AccountAction.uow_factory, get_settings().handoff_webhook_url, bank_clock()
+    )
     if not pause:
         return []
     hours = service_hours()

@@ -21,17 +21,17 @@ from sanic.response import HTTPResponse
 from bot.domain.handback import wants_the_bot_back
 from bot.domain.secrets import mask_secrets
 from bot.identity import ANONYMOUS_SENDER, customer_conversation, visitor_conversation
-from bot.language import detect_language, variation_text
+from bot.language import detect_language
 from bot.log_masking import install_log_masking
 from bot.rasa_ext import speedups
 from bot.rasa_ext.inbox_hints import MemoryHints, RedisHints, hints_from_environment
 from bot.rasa_ext.limits import limits_from_environment
 from bot.rasa_ext.payloads import sanitise_payload
-from bot.rasa_ext.waiting import back_to_bot, care_messages, waiting_reply
+from bot.rasa_ext.waiting import back_to_bot, care_message, care_needed, render, waiting_reply
 from bot.rasa_ext.waiting import resume as resume_conversation
 from bot.settings import get_settings
 from bot.tokens import InvalidToken, verify
-from bot.unit_of_work import UowFactory
+from bot.unit_of_work import SqlAlchemyUnitOfWork
 
 logger = logging.getLogger(__name__)
 
@@ -80,19 +80,12 @@ def conversation_for(authorization: str | None, body: dict[str, Any], secret: st
     return visitor_conversation(sender), None
 
 
-def _uow_factory() -> UowFactory:
-    from bot.unit_of_work import SqlAlchemyUnitOfWork
-
-    url = get_settings().database_url
-    return lambda: SqlAlchemyUnitOfWork(url)
-
-
 def _inbox(conversation_id: str) -> list[dict[str, Any]]:
     """Agent messages (and hand-back notices) waiting for this conversation, in the reply format."""
     from bot.services.handoff import fetch_agent_messages
 
     try:
-        messages = fetch_agent_messages(_uow_factory(), conversation_id, get_settings().clock().now())
+        messages = fetch_agent_messages(SqlAlchemyUnitOfWork, conversation_id, get_settings().clock().now())
     except Exception:  # the customer's own answer must not fail because the inbox is unreachable
         logger.exception("inapp: reading the agent inbox failed")
         return []
@@ -102,30 +95,28 @@ def _inbox(conversation_id: str) -> list[dict[str, Any]]:
 REPLY_TIMEOUT_SECONDS = 4.5
 
 
-async def _conversation_language(request: Request, conversation_id: str) -> str:
-    """The conversation's `language` slot, for replies the channel gives itself when the message
-    does not say; the slot's initial value (zh) for a new conversation or when the store fails."""
+async def _stored_tracker(request: Request, conversation_id: str) -> Any | None:
+    """The stored conversation, or None when there is none or the store cannot be read: then the
+    channel's own replies use the default language and no pause is assumed (an apology is safe)."""
     try:
-        tracker = await request.app.ctx.agent.tracker_store.retrieve(conversation_id)
+        return await request.app.ctx.agent.tracker_store.retrieve(conversation_id)
     except Exception:  # noqa: BLE001 - a reply in the default language beats no reply
-        return "zh"
+        return None
+
+
+def _slot_language(tracker: Any | None) -> str:
+    """The conversation's `language` slot; its initial value (zh) for a new conversation."""
     return str((tracker.get_slot("language") if tracker else None) or "zh")
 
 
-async def _paused_language(request: Request, conversation_id: str) -> str | None:
-    """The conversation's language if a person has it (the bot is paused), else None."""
-    try:
-        tracker = await request.app.ctx.agent.tracker_store.retrieve(conversation_id)
-    except Exception:  # noqa: BLE001 - if we cannot tell, an apology is the safe answer
-        return None
-    if tracker is None or not tracker.is_paused():
-        return None
-    return str(tracker.get_slot("language") or "zh")
+def _is_paused(tracker: Any | None) -> bool:
+    """Whether a person has the conversation (the bot is paused), so the bot itself says nothing."""
+    return bool(tracker and tracker.is_paused())
 
 
 def _response_text(request: Request, name: str, language: str) -> str:
     """A response from the domain (domain/*.yml) in the given language, for replies the channel gives itself."""
-    return variation_text(request.app.ctx.agent.domain.responses.get(name, []), language) or ""
+    return render(request.app.ctx.agent, name, language)
 
 
 class InAppInput(InputChannel):
@@ -172,7 +163,13 @@ class InAppInput(InputChannel):
             if refused:
                 return response.json({"error": refused}, status=429)
             text = body["message"]
-            language = detect_language(text) or await _conversation_language(request, conversation_id)
+            detected = detect_language(text)
+
+            async def reply_language() -> str:
+                # The stored conversation is read only when the channel must answer by itself
+                # and the message does not say which language.
+                return detected or _slot_language(await _stored_tracker(request, conversation_id))
+
             replies: list[dict[str, Any]] = []
             # What a button could have sent and nothing more (no slots set through "/intent{...}").
             read = sanitise_payload(text, request.app.ctx.agent.domain.intents)
@@ -180,19 +177,26 @@ class InAppInput(InputChannel):
             if masked != read:
                 # Warn, and never let the raw value reach the tracker store, logs or tickets.
                 replies.append(
-                    {"recipient_id": conversation_id, "text": _response_text(request, "utter_secret_warning", language)}
+                    {
+                        "recipient_id": conversation_id,
+                        "text": _response_text(request, "utter_secret_warning", await reply_language()),
+                    }
                 )
             if wants_the_bot_back(masked):
-                paused_in = await _paused_language(request, conversation_id)
-                if paused_in is not None:
-                    text_back = await back_to_bot(request.app.ctx.agent, conversation_id, paused_in)
+                tracker = await _stored_tracker(request, conversation_id)
+                if _is_paused(tracker):
+                    text_back = await back_to_bot(request.app.ctx.agent, conversation_id, _slot_language(tracker))
                     replies.append({"recipient_id": conversation_id, "text": text_back})
                     return response.json([_public(m) for m in replies])
             # Care comes first, whatever else the message asks (and the hotline for any sign of self-harm).
-            replies += [
-                {"recipient_id": conversation_id, "text": text_}
-                for text_ in care_messages(request.app.ctx.agent, masked, language)
-            ]
+            care = care_needed(masked)
+            if care is not None:
+                replies.append(
+                    {
+                        "recipient_id": conversation_id,
+                        "text": care_message(request.app.ctx.agent, care, await reply_language()),
+                    }
+                )
             collector = CollectingOutputChannel()
             metadata = {"authenticated": customer_id is not None}
             try:
@@ -207,21 +211,23 @@ class InAppInput(InputChannel):
                 collector.messages.append(
                     {
                         "recipient_id": conversation_id,
-                        "text": _response_text(request, "utter_service_unavailable", language),
+                        "text": _response_text(request, "utter_service_unavailable", await reply_language()),
                     }
                 )
             if not collector.messages:
-                paused_in = await _paused_language(request, conversation_id)
-                if paused_in is not None:
+                tracker = await _stored_tracker(request, conversation_id)
+                if _is_paused(tracker):
                     # Kept for the agent by Rasa; the customer hears that, and what happens next.
-                    waiting = await asyncio.to_thread(waiting_reply, request.app.ctx.agent, conversation_id, paused_in)
+                    waiting = await asyncio.to_thread(
+                        waiting_reply, request.app.ctx.agent, conversation_id, _slot_language(tracker)
+                    )
                     collector.messages.append({"recipient_id": conversation_id, "text": waiting})
                 else:
                     # Rasa logs a failed action (e.g. action server down) and answers nothing: apologise.
                     collector.messages.append(
                         {
                             "recipient_id": conversation_id,
-                            "text": _response_text(request, "utter_service_unavailable", language),
+                            "text": _response_text(request, "utter_service_unavailable", await reply_language()),
                         }
                     )
             inbox = await asyncio.to_thread(_inbox, conversation_id) if await hints.take(conversation_id) else []
@@ -278,13 +284,13 @@ async def _agent_call(request: Request, hints: MemoryHints | RedisHints, resume:
         if not isinstance(text, str) or not text.strip() or len(text) > MAX_MESSAGE_CHARS:
             return response.json({"error": "'text' must be 1-2000 characters"}, status=400)
         at = get_settings().clock().now()
-        await asyncio.to_thread(post_agent_message, _uow_factory(), conversation_id, text, "agent", at)
+        await asyncio.to_thread(post_agent_message, SqlAlchemyUnitOfWork, conversation_id, text, "agent", at)
         await hints.mark(conversation_id)
         return response.json({"status": "queued"})
     tracker = await resume_conversation(agent, conversation_id)
     text = _response_text(request, "utter_handback", tracker.get_slot("language") or "zh")
     at = get_settings().clock().now()
-    await asyncio.to_thread(post_agent_message, _uow_factory(), conversation_id, text, "bot", at)
+    await asyncio.to_thread(post_agent_message, SqlAlchemyUnitOfWork, conversation_id, text, "bot", at)
     await hints.mark(conversation_id)
     return response.json({"status": "resumed"})
 

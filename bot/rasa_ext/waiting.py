@@ -19,16 +19,11 @@ from rasa.shared.core.events import ActionExecuted, ConversationResumed
 from bot.domain.distress import CareContacts, in_distress, self_harm_risk
 from bot.domain.errors import Outage
 from bot.language import variation_text
-from bot.services.handoff import deliver_due, service_hours, waiting_ticket, withdraw_ticket
+from bot.services.handoff import deliver_now, service_hours, waiting_ticket, withdraw_ticket
 from bot.settings import get_settings
-from bot.unit_of_work import SqlAlchemyUnitOfWork, UowFactory
+from bot.unit_of_work import SqlAlchemyUnitOfWork
 
 logger = logging.getLogger(__name__)
-
-
-def _uow_factory() -> UowFactory:
-    url = get_settings().database_url
-    return lambda: SqlAlchemyUnitOfWork(url)
 
 
 def render(agent: Any, name: str, language: str, **variables: Any) -> str:
@@ -37,23 +32,26 @@ def render(agent: Any, name: str, language: str, **variables: Any) -> str:
     return text.format(**variables) if variables else text
 
 
-def care_messages(agent: Any, text: str, language: str) -> list[str]:
-    """What a customer in distress hears before anything else: the hotline for any sign of
-    self-harm, otherwise a calm word and what can be done about the debt."""
+def care_needed(text: str) -> str | None:
+    """Which care a message calls for before anything else: "self_harm" (the hotline), "distress"
+    (a calm word and what can be done about the debt), or None."""
     if self_harm_risk(text):
+        return "self_harm"
+    return "distress" if in_distress(text) else None
+
+
+def care_message(agent: Any, care: str, language: str) -> str:
+    """The words for the care ``care_needed`` named."""
+    if care == "self_harm":
         contacts = CareContacts.from_file(get_settings().config_file("care.yml"))
-        return [
-            render(
-                agent,
-                "utter_self_harm_support",
-                language,
-                hotline=contacts.psychological_hotline,
-                emergency=contacts.emergency_numbers,
-            )
-        ]
-    if in_distress(text):
-        return [render(agent, "utter_distress_care", language)]
-    return []
+        return render(
+            agent,
+            "utter_self_harm_support",
+            language,
+            hotline=contacts.psychological_hotline,
+            emergency=contacts.emergency_numbers,
+        )
+    return render(agent, "utter_distress_care", language)
 
 
 def waiting_reply(agent: Any, conversation_id: str, language: str) -> str:
@@ -61,7 +59,7 @@ def waiting_reply(agent: Any, conversation_id: str, language: str) -> str:
     hours = service_hours()
     now = get_settings().clock().now()
     try:
-        ticket = waiting_ticket(_uow_factory(), conversation_id)
+        ticket = waiting_ticket(SqlAlchemyUnitOfWork, conversation_id)
     except Outage:
         ticket = None
     if ticket is None:
@@ -93,24 +91,20 @@ async def resume(agent: Any, conversation_id: str) -> Any:
     return tracker
 
 
-def _tell_helpdesk() -> None:
-    url = get_settings().handoff_webhook_url
-    if url:
-        try:
-            deliver_due(_uow_factory(), url, get_settings().clock(), timeout=3)
-        except Exception:  # noqa: BLE001 - the withdrawal is stored; the worker will deliver it
-            logger.warning("immediate withdrawal delivery failed; the worker will retry", exc_info=True)
-
-
 async def back_to_bot(agent: Any, conversation_id: str, language: str) -> str:
     """Withdraw the waiting ticket, resume the bot and say so."""
     try:
-        ticket = await asyncio.to_thread(withdraw_ticket, _uow_factory(), conversation_id, get_settings().clock().now())
+        ticket = await asyncio.to_thread(
+            withdraw_ticket, SqlAlchemyUnitOfWork, conversation_id, get_settings().clock().now()
+        )
     except Outage:
         logger.warning("could not withdraw the ticket of %s: records unavailable", conversation_id)
         ticket = None
     await resume(agent, conversation_id)
     if ticket is None:
         return render(agent, "utter_back_to_bot_plain", language)
-    asyncio.get_running_loop().run_in_executor(None, _tell_helpdesk)
+    settings = get_settings()
+    asyncio.get_running_loop().run_in_executor(
+        None, deliver_now, SqlAlchemyUnitOfWork, settings.handoff_webhook_url, settings.clock()
+    )
     return render(agent, "utter_back_to_bot", language, ticket_id=ticket.ticket_id)

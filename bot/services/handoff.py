@@ -233,6 +233,19 @@ def deliver_due(
     return report
 
 
+def deliver_now(uow_factory: UowFactory, url: str | None, clock: Clock, timeout: float = 3.0) -> None:
+    """Try the helpdesk right away, after a ticket or a withdrawal is stored (no-op without a URL).
+
+    Never raises: the record is already safe, and the worker retries whatever this does not deliver.
+    """
+    if not url:
+        return
+    try:
+        deliver_due(uow_factory, url, clock, timeout=timeout)
+    except Exception:  # noqa: BLE001 - stored first; the worker delivers it
+        logger.warning("immediate delivery to the helpdesk failed; the worker will retry", exc_info=True)
+
+
 def waiting_ticket(uow_factory: UowFactory, conversation_id: str) -> TicketView | None:
     """The ticket a paused conversation is waiting on (its latest one not withdrawn), or None."""
     try:
