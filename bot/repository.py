@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.engine import CursorResult
@@ -247,6 +247,53 @@ class SqlCaseRecords:
         return case.reference
 
 
+Outbox = TypeVar("Outbox", HandoffTicket, SmsNotice)
+
+
+def _claim(
+    session: Session,
+    model: type[Outbox],
+    claimable: Any,
+    lease_until: dt.datetime,
+    token: str,
+    limit: int,
+    *options: Any,
+) -> Sequence[Outbox]:
+    """The outbox claim: mark up to ``limit`` claimable rows ``sending`` under ``token`` and return them.
+
+    PostgreSQL skips rows another worker is claiming; the condition is repeated in the UPDATE so
+    that on SQLite, which has no row locks, a row another worker claimed first is not taken.
+    """
+    ids = (
+        session.execute(
+            select(model.id).where(claimable).order_by(model.id).limit(limit).with_for_update(skip_locked=True)
+        )
+        .scalars()
+        .all()
+    )
+    if not ids:
+        return []
+    session.execute(
+        update(model)
+        .where(model.id.in_(ids), claimable)
+        .values(status="sending", lease_expires_at=lease_until, claim_token=token, attempts=model.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    stmt = select(model).options(*options).where(model.claim_token == token).order_by(model.id)
+    return session.execute(stmt.execution_options(populate_existing=True)).scalars().all()
+
+
+def _finish(session: Session, model: type[Outbox], row_id: int, token: str, values: dict[str, object]) -> bool:
+    """Record a send's result, only if the row is still ``sending`` under this claim; True if it was."""
+    result = session.execute(
+        update(model)
+        .where(model.id == row_id, model.claim_token == token, model.status == "sending")
+        .values(claim_token=None, lease_expires_at=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(cast(CursorResult, result).rowcount)  # type: ignore[type-arg]
+
+
 def _ticket_claimable(now: dt.datetime) -> BooleanClauseList:  # type: ignore[type-arg]
     return or_(
         and_(HandoffTicket.status == "pending", HandoffTicket.next_attempt_at <= now),
@@ -281,43 +328,11 @@ class SqlTicketRecords:
         return self.session.execute(stmt).scalars().all()
 
     def claim_due(self, now: dt.datetime, lease_until: dt.datetime, token: str, limit: int) -> Sequence[HandoffTicket]:
-        """Mark up to ``limit`` due tickets (or ones whose lease expired) as ``sending`` under ``token``.
-
-        PostgreSQL skips rows another worker is claiming; the condition is repeated in the UPDATE
-        so that on SQLite, which has no row locks, a row another worker claimed first is not taken.
-        """
-        ids = (
-            self.session.execute(
-                select(HandoffTicket.id)
-                .where(_ticket_claimable(now))
-                .order_by(HandoffTicket.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-            .scalars()
-            .all()
-        )
-        if not ids:
-            return []
-        self.session.execute(
-            update(HandoffTicket)
-            .where(HandoffTicket.id.in_(ids), _ticket_claimable(now))
-            .values(
-                status="sending", lease_expires_at=lease_until, claim_token=token, attempts=HandoffTicket.attempts + 1
-            )
-            .execution_options(synchronize_session=False)
-        )
-        stmt = select(HandoffTicket).where(HandoffTicket.claim_token == token).order_by(HandoffTicket.id)
-        return self.session.execute(stmt.execution_options(populate_existing=True)).scalars().all()
+        """Mark up to ``limit`` due tickets (or ones whose lease expired) as ``sending`` under ``token``."""
+        return _claim(self.session, HandoffTicket, _ticket_claimable(now), lease_until, token, limit)
 
     def _finish(self, ticket_id: int, token: str, **values: object) -> bool:
-        result = self.session.execute(
-            update(HandoffTicket)
-            .where(HandoffTicket.id == ticket_id, HandoffTicket.claim_token == token, HandoffTicket.status == "sending")
-            .values(claim_token=None, lease_expires_at=None, **values)
-            .execution_options(synchronize_session=False)
-        )
-        return bool(cast(CursorResult, result).rowcount)  # type: ignore[type-arg]
+        return _finish(self.session, HandoffTicket, ticket_id, token, values)
 
     def record_delivered(self, ticket_id: int, token: str, at: dt.datetime, withdrawal: bool = False) -> bool:
         """The helpdesk accepted what was sent: the ticket (delivered, or pending again when the
@@ -404,41 +419,12 @@ class SqlNoticeRecords:
     ) -> Sequence[SmsNotice]:
         """Mark up to ``limit`` unsent notices (pending, failed, or with an expired lease) with ids
         above ``after_id`` as ``sending``."""
-        ids = (
-            self.session.execute(
-                select(SmsNotice.id)
-                .where(SmsNotice.id > after_id, _notice_claimable(now))
-                .order_by(SmsNotice.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-            .scalars()
-            .all()
-        )
-        if not ids:
-            return []
-        self.session.execute(
-            update(SmsNotice)
-            .where(SmsNotice.id.in_(ids), _notice_claimable(now))
-            .values(status="sending", lease_expires_at=lease_until, claim_token=token, attempts=SmsNotice.attempts + 1)
-            .execution_options(synchronize_session=False)
-        )
-        stmt = (
-            select(SmsNotice)
-            .options(noload(SmsNotice.instalment))
-            .where(SmsNotice.claim_token == token)
-            .order_by(SmsNotice.id)
-        )
-        return self.session.execute(stmt.execution_options(populate_existing=True)).scalars().all()
+        claimable = and_(SmsNotice.id > after_id, _notice_claimable(now))
+        # Sending needs only the notice itself, not its (eagerly joined) instalment.
+        return _claim(self.session, SmsNotice, claimable, lease_until, token, limit, noload(SmsNotice.instalment))
 
     def _finish(self, notice_id: int, token: str, **values: object) -> bool:
-        result = self.session.execute(
-            update(SmsNotice)
-            .where(SmsNotice.id == notice_id, SmsNotice.claim_token == token, SmsNotice.status == "sending")
-            .values(claim_token=None, lease_expires_at=None, **values)
-            .execution_options(synchronize_session=False)
-        )
-        return bool(cast(CursorResult, result).rowcount)  # type: ignore[type-arg]
+        return _finish(self.session, SmsNotice, notice_id, token, values)
 
     def record_sent(self, notice_id: int, token: str, at: dt.datetime) -> bool:
         return self._finish(notice_id, token, status="sent", delivered_at=at, last_error=None)

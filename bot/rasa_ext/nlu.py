@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -138,9 +139,12 @@ class LanguageDetector(GraphComponent, EntityExtractorMixin):
         return messages
 
 
-@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class CancelPhrases(GraphComponent):
-    """Makes a whole-message cancel phrase (``bot.domain.cancel``) the ``cancel`` intent at 1.0."""
+class KeywordIntent(GraphComponent):
+    """Sets ``intent`` at 1.0 (first in the ranking) on a message that ``matches``, whatever the
+    classifier before it thought: for the few phrasings that must never be misread."""
+
+    intent: str
+    matches: Callable[[str], bool]
 
     @classmethod
     def create(
@@ -149,46 +153,36 @@ class CancelPhrases(GraphComponent):
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> CancelPhrases:
+    ) -> KeywordIntent:
         return cls()
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             text = message.get(TEXT)
-            if not isinstance(text, str) or not is_cancel(text):
+            if not isinstance(text, str) or not type(self).matches(text):
                 continue
-            cancel = {INTENT_NAME_KEY: "cancel", PREDICTED_CONFIDENCE_KEY: 1.0}
-            others = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != "cancel"]
-            message.set(INTENT, cancel, add_to_output=True)
-            message.set(INTENT_RANKING_KEY, [cancel, *others], add_to_output=True)
+            chosen = {INTENT_NAME_KEY: self.intent, PREDICTED_CONFIDENCE_KEY: 1.0}
+            others = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != self.intent]
+            message.set(INTENT, chosen, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, [chosen, *others], add_to_output=True)
         return messages
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class ScamVictimNow(GraphComponent):
+class CancelPhrases(KeywordIntent):
+    """Makes a whole-message cancel phrase (``bot.domain.cancel``) the ``cancel`` intent at 1.0."""
+
+    intent = "cancel"
+    matches = staticmethod(is_cancel)
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class ScamVictimNow(KeywordIntent):
     """Makes a message saying a link, code, password, app or screen was already given away the
     ``report_scam`` intent at 1.0, so the urgent steps come at once (``bot.domain.scam_victims``)."""
 
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> ScamVictimNow:
-        return cls()
-
-    def process(self, messages: list[Message]) -> list[Message]:
-        for message in messages:
-            text = message.get(TEXT)
-            if not isinstance(text, str) or not gave_away_access(text):
-                continue
-            scam = {INTENT_NAME_KEY: "report_scam", PREDICTED_CONFIDENCE_KEY: 1.0}
-            others = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != "report_scam"]
-            message.set(INTENT, scam, add_to_output=True)
-            message.set(INTENT_RANKING_KEY, [scam, *others], add_to_output=True)
-        return messages
+    intent = "report_scam"
+    matches = staticmethod(gave_away_access)
 
 
 @lru_cache(maxsize=1)

@@ -90,6 +90,7 @@ def calls(url: str) -> dict[str, Any]:
             u, "visitor:abc12345", None, "request_human", "en", "Why", [], NOW
         ),
         "deliver_due": lambda: handoff.deliver_due(u, "http://desk", FixedClock(NOW), http=Desk()),
+        "deliver_now": lambda: handoff.deliver_now(u, None, FixedClock(NOW)),
         "waiting_ticket": lambda: handoff.waiting_ticket(u, "customer:C1001"),
         "withdraw_ticket": lambda: handoff.withdraw_ticket(u, "customer:C1001", NOW),
         "list_tickets": lambda: handoff.list_tickets(u),
