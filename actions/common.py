@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import datetime as dt
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -23,7 +24,7 @@ from bot.domain.errors import (
     Outage,
     UserError,
 )
-from bot.domain.extension_answers import is_question
+from bot.domain.extension_answers import is_question, parse_confirmation
 from bot.domain.rules import OverduePosition
 from bot.identity import verified_customer_id
 from bot.language import variation_text
@@ -112,6 +113,15 @@ def yes_or_no(text: str, tracker: Tracker, parse: Callable[[str], bool | None]) 
     intent = (tracker.latest_message.get("intent") or {}).get("name")
     if answer is None and intent in ("affirm", "deny"):
         answer = intent == "affirm"
+    return answer
+
+
+def agrees_to_record(text: str, naming_words: re.Pattern[str]) -> bool | None:
+    """Yes, no or unclear (None) to an offer to record something; words that name the record
+    ("登记投诉", "record a report") are a yes."""
+    answer = parse_confirmation(text)
+    if answer is None and naming_words.search(text):
+        return True
     return answer
 
 

@@ -11,7 +11,16 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import AccountAction, last_text_with_intent, moment, now, render, reply_for, yes_no_slot
+from actions.common import (
+    AccountAction,
+    agrees_to_record,
+    last_text_with_intent,
+    moment,
+    now,
+    render,
+    reply_for,
+    yes_no_slot,
+)
 from actions.handoff import hand_off
 from bot.domain.errors import InvalidPhoneNumber, Outage, UserError
 from bot.domain.extension_answers import parse_confirmation
@@ -129,10 +138,7 @@ REPORT_WORDS = re.compile(r"登记|举报|报案|record|report|file (it|one|a)",
 
 def report_consent(text: str) -> bool | None:
     """Whether the customer agrees to record a scam report ("登记举报", "yes"); None if unclear."""
-    answer = parse_confirmation(text)
-    if answer is None and REPORT_WORDS.search(text):
-        return True
-    return answer
+    return agrees_to_record(text, REPORT_WORDS)
 
 
 class ActionPrepareScamReport(Action):

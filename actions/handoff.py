@@ -16,10 +16,10 @@ from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import AccountAction, bank_clock, last_text_with_intent, money, now, yes_no_slot
+from actions.common import AccountAction, agrees_to_record, bank_clock, last_text_with_intent, money, now, yes_no_slot
 from bot.domain.complaints import complaint_category
 from bot.domain.errors import Outage, UserError
-from bot.domain.extension_answers import is_question, parse_confirmation
+from bot.domain.extension_answers import is_question
 from bot.identity import verified_customer_id
 from bot.services.cases import open_complaint
 from bot.services.handoff import create_ticket, deliver_now, service_hours, summarize
@@ -27,7 +27,7 @@ from bot.services.loans import account_overview
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
-COMPLAINT_WORDS = re.compile(r"登记|投诉|record|complain|file (it|one|a)")
+COMPLAINT_WORDS = re.compile(r"登记|投诉|record|complain|file (it|one|a)", re.I)
 REFERENCE = re.compile(r"\b(?:EXT|IDM|WRN|SCM|CMP)-\d{4}-\d{6}\b")
 
 
@@ -123,10 +123,7 @@ class ActionHandoff(Action):
 
 def complaint_consent(text: str) -> bool | None:
     """Whether the customer agrees to record a formal complaint ("登记投诉", "yes"); None if unclear."""
-    answer = parse_confirmation(text)
-    if answer is None and COMPLAINT_WORDS.search(text.lower()):
-        return True
-    return answer
+    return agrees_to_record(text, COMPLAINT_WORDS)
 
 
 class ActionPrepareComplaint(Action):
