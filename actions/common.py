@@ -190,21 +190,33 @@ class AccountAction(Action, abc.ABC):
         return cls.clock().today()
 
     anonymous_response = "utter_login_required"
+    #: Whether each answer starts with the line that a disputed loan is under investigation.
+    announces_disputes = True
 
     @abc.abstractmethod
     def name(self) -> str: ...
 
     @abc.abstractmethod
     def answer(
-        self, dispatcher: CollectingDispatcher, overview: AccountOverview, domain: dict[str, Any], language: str | None
-    ) -> None: ...
+        self,
+        dispatcher: CollectingDispatcher,
+        overview: AccountOverview,
+        domain: dict[str, Any],
+        language: str | None,
+        asked: str,
+    ) -> None:
+        """Answer from the records; ``asked`` is the customer's message (a date or amount in it)."""
+
+    def anonymous(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+        """What a visitor hears: general information only, nothing about any account."""
+        dispatcher.utter_message(response=self.anonymous_response)
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         customer_id = verified_customer_id(tracker.sender_id)
         if customer_id is None:
-            dispatcher.utter_message(response=self.anonymous_response)
+            self.anonymous(dispatcher, tracker)
             return []
         try:
             # The service does blocking database I/O: keep it off the action server's event loop.
@@ -214,8 +226,13 @@ class AccountAction(Action, abc.ABC):
         except (UserError, Outage) as exc:
             dispatcher.utter_message(response=reply_for(exc))
             return []
-        for loan_id in overview.disputed_loans:
+        for loan_id in overview.disputed_loans if self.announces_disputes else ():
             # Under investigation: not chased, and its figures are not presented as owed.
             dispatcher.utter_message(response="utter_loan_under_investigation", loan_id=loan_id)
-        self.answer(dispatcher, overview, domain, tracker.get_slot("language"))
+        asked = str(tracker.latest_message.get("text") or "")
+        try:
+            # An answer may read more records (a payoff quote): off the event loop as well.
+            await asyncio.to_thread(self.answer, dispatcher, overview, domain, tracker.get_slot("language"), asked)
+        except (UserError, Outage) as exc:
+            dispatcher.utter_message(response=reply_for(exc))
         return []

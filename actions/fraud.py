@@ -16,6 +16,7 @@ from actions.common import (
     agrees_to_record,
     last_text_with_intent,
     moment,
+    money,
     now,
     render,
     reply_for,
@@ -24,6 +25,7 @@ from actions.common import (
 from actions.handoff import hand_off
 from bot.domain.errors import InvalidPhoneNumber, Outage, UserError
 from bot.domain.extension_answers import parse_confirmation
+from bot.domain.notice_match import described_notice
 from bot.domain.privacy import mask_phone
 from bot.domain.scam_victims import gave_away_access
 from bot.domain.sms_check import check_sms, default_channels
@@ -239,7 +241,28 @@ class ActionPrepareNeverBorrowed(Action):
         if loan_id is None:
             dispatcher.utter_message(response="utter_nb_nothing_to_dispute")
             return [*reset, SlotSet("nb_stage", "done")]
+        await say_if_the_described_notice_was_ours(dispatcher, customer_id, latest_text(tracker))
         return [*reset, SlotSet("nb_loan_id", loan_id), SlotSet("nb_stage", "form")]
+
+
+async def say_if_the_described_notice_was_ours(dispatcher: CollectingDispatcher, customer_id: str, text: str) -> None:
+    """ "你们发短信说我欠3000块逾期45天": when it fits a notice we sent, say plainly that it was ours."""
+    if described_notice(text).empty:
+        return
+    try:
+        notice = await asyncio.to_thread(
+            matching_notice, AccountAction.uow_factory, customer_id, text, AccountAction.today()
+        )
+    except (UserError, Outage):
+        return  # the dispute itself goes on; the consent question follows
+    if notice is not None:
+        dispatcher.utter_message(
+            response="utter_nb_notice_was_ours",
+            sent_at=moment(notice.sent_at),
+            phone=notice.phone_masked,
+            loan_id=notice.loan_id,
+            amount=money(notice.instalment_amount) if notice.instalment_amount is not None else "-",
+        )
 
 
 class ValidateNeverBorrowedForm(FormValidationAction):

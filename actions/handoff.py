@@ -16,6 +16,7 @@ from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.care import said_they_struggle
 from actions.common import AccountAction, agrees_to_record, bank_clock, last_text_with_intent, money, now, yes_no_slot
 from bot.domain.complaints import complaint_category
 from bot.domain.errors import Outage, UserError
@@ -118,7 +119,8 @@ class ActionHandoff(Action):
         return "action_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
-        return await hand_off(dispatcher, tracker, "request_human")
+        # A customer who said they are struggling is put first in line (bot.services.handoff.PRIORITY).
+        return await hand_off(dispatcher, tracker, "hardship" if said_they_struggle(tracker) else "request_human")
 
 
 def complaint_consent(text: str) -> bool | None:

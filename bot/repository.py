@@ -33,6 +33,7 @@ from bot.domain.model import (
     Loan,
     Repayment,
     SmsNotice,
+    VulnerabilityFlag,
 )
 
 #: Notice states that count as "a notice went (or is going) out" for cadence and caps.
@@ -68,6 +69,7 @@ class CaseRecords(Protocol):
     def by_reference(self, reference: str) -> Case | None: ...
     def latest(self, case_type: str | None, limit: int) -> Sequence[Case]: ...
     def phones_under_review(self) -> set[str]: ...
+    def of_customer(self, customer_id: str, limit: int) -> Sequence[Case]: ...
     def add(self, case: Case, prefix: str) -> str: ...
 
 
@@ -92,6 +94,7 @@ class NoticeRecords(Protocol):
         self, instalment_ids: Iterable[int], before: dt.datetime
     ) -> dict[int, list[dt.datetime]]: ...
     def counts_per_phone_since(self, since: dt.datetime) -> Counter[str]: ...
+    def counts_per_customer_since(self, since: dt.datetime) -> Counter[str]: ...
     def keys_recorded_since(self, since: dt.datetime) -> set[str]: ...
     def add(self, notice: SmsNotice) -> None: ...
     def claim_unsent(
@@ -99,6 +102,12 @@ class NoticeRecords(Protocol):
     ) -> Sequence[SmsNotice]: ...
     def record_sent(self, notice_id: int, token: str, at: dt.datetime) -> bool: ...
     def record_failed(self, notice_id: int, token: str, error: str) -> bool: ...
+
+
+class VulnerabilityRecords(Protocol):
+    def active_of(self, customer_id: str) -> VulnerabilityFlag | None: ...
+    def flagged_customers(self) -> set[str]: ...
+    def add(self, flag: VulnerabilityFlag) -> None: ...
 
 
 # --- SQLAlchemy implementations --------------------------------------------------------------
@@ -238,6 +247,16 @@ class SqlCaseRecords:
         """Numbers a wrong-number case holds under review or has confirmed: no notice goes there."""
         stmt = select(Case.phone).where(Case.type == "wrong_number", Case.status.in_(("under_review", "confirmed")))
         return {p for p in self.session.execute(stmt).scalars() if p}
+
+    def of_customer(self, customer_id: str, limit: int) -> Sequence[Case]:
+        """The customer's latest cases of every type, newest first."""
+        stmt = (
+            select(Case)
+            .where(Case.customer_id == customer_id)
+            .order_by(Case.created_at.desc(), Case.id.desc())
+            .limit(limit)
+        )
+        return self.session.execute(stmt).scalars().all()
 
     def add(self, case: Case, prefix: str) -> str:
         """Store a case and give it its reference, <PREFIX>-<year>-<id>."""
@@ -405,6 +424,14 @@ class SqlNoticeRecords:
         )
         return Counter({phone: int(count) for phone, count in self.session.execute(stmt)})
 
+    def counts_per_customer_since(self, since: dt.datetime) -> Counter[str]:
+        stmt = (
+            select(SmsNotice.customer_id, func.count())
+            .where(SmsNotice.sent_at > since, SmsNotice.status.in_(NOTICE_RECORDED))
+            .group_by(SmsNotice.customer_id)
+        )
+        return Counter({customer_id: int(count) for customer_id, count in self.session.execute(stmt)})
+
     def keys_recorded_since(self, since: dt.datetime) -> set[str]:
         stmt = select(SmsNotice.idempotency_key).where(
             SmsNotice.idempotency_key.is_not(None), SmsNotice.sent_at >= since
@@ -431,3 +458,23 @@ class SqlNoticeRecords:
 
     def record_failed(self, notice_id: int, token: str, error: str) -> bool:
         return self._finish(notice_id, token, status="failed", last_error=error[:200])
+
+
+class SqlVulnerabilityRecords:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def active_of(self, customer_id: str) -> VulnerabilityFlag | None:
+        stmt = select(VulnerabilityFlag).where(
+            VulnerabilityFlag.customer_id == customer_id, VulnerabilityFlag.cleared_at.is_(None)
+        )
+        return self.session.execute(stmt).scalars().first()
+
+    def flagged_customers(self) -> set[str]:
+        """Customers with an active flag: the notice engine writes to them with care."""
+        stmt = select(VulnerabilityFlag.customer_id).where(VulnerabilityFlag.cleared_at.is_(None))
+        return set(self.session.execute(stmt).scalars())
+
+    def add(self, flag: VulnerabilityFlag) -> None:
+        self.session.add(flag)
+        self.session.flush()  # a second active flag of the customer fails here, inside the use case

@@ -1,7 +1,7 @@
 """Unit of work: one session per use case, committed explicitly, rolled back otherwise.
 
 Services reach records only through the repositories a unit of work carries (``loans``,
-``extensions``, ``cases``, ``tickets``, ``notices``); tests pass an in-memory one
+``extensions``, ``cases``, ``tickets``, ``notices``, ``vulnerability_flags``); tests pass an in-memory one
 (``tests/fakes.py``) through the same factory argument.
 """
 
@@ -24,7 +24,9 @@ from bot.repository import (
     SqlLoanRecords,
     SqlNoticeRecords,
     SqlTicketRecords,
+    SqlVulnerabilityRecords,
     TicketRecords,
+    VulnerabilityRecords,
 )
 
 
@@ -34,6 +36,7 @@ class UnitOfWork(Protocol):
     cases: CaseRecords
     tickets: TicketRecords
     notices: NoticeRecords
+    vulnerability_flags: VulnerabilityRecords
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(
@@ -52,6 +55,7 @@ class SqlAlchemyUnitOfWork:
     cases: CaseRecords
     tickets: TicketRecords
     notices: NoticeRecords
+    vulnerability_flags: VulnerabilityRecords
 
     def __init__(self, database_url: str | None = None, factory: sessionmaker[Session] | None = None) -> None:
         if factory is None:
@@ -70,6 +74,7 @@ class SqlAlchemyUnitOfWork:
         self.cases = SqlCaseRecords(self.session)
         self.tickets = SqlTicketRecords(self.session)
         self.notices = SqlNoticeRecords(self.session)
+        self.vulnerability_flags = SqlVulnerabilityRecords(self.session)
         return self
 
     def __exit__(

@@ -30,7 +30,18 @@ QUESTIONS = {
     "ask_credit_impact": "utter_ask_credit_impact",
     "setup_autopay": "utter_setup_autopay",
     "bot_challenge": "utter_iamabot",
+    "ask_partial_payment": "action_explain_partial_payment",
+    "ask_case_status": "action_case_status",
+    "change_phone": "action_explain_phone_change",
+    "report_old_number": "action_explain_old_number",
+    "ask_report_police": "action_police_guidance",
+    "ask_consequences": "action_explain_consequences",
 }
+#: Said in the middle of a form, distress gets a calm word and the form goes on (outside a form it
+#: gets the hardship options and the care question, data/rules/care.yml).
+COMFORT = {"express_distress": "action_comfort"}
+#: Slots for which such a message is also the answer: "lost my job, I'm so stressed" is a reason.
+ALSO_ANSWERS = {"ext_reason": {"express_distress"}}
 #: Other tasks: asked for in the middle of a form, the assistant says how to switch (cancel, then
 #: ask) and asks its pending question again; it never starts a second record on its own.
 TASKS = ("request_extension", "report_scam", "never_borrowed", "verify_sms", "complain")
@@ -44,6 +55,13 @@ EXAMPLES = {
     "ask_credit_impact": ("会影响征信吗", "will this hurt my credit report"),
     "setup_autopay": ("怎么设置自动还款", "how do I set up autopay"),
     "bot_challenge": ("你是机器人吗", "am I talking to a bot"),
+    "ask_partial_payment": ("我先还一部分行不行", "can I pay part of it now"),
+    "ask_case_status": ("我的申请处理得怎么样了", "what's the status of my case"),
+    "change_phone": ("手机号怎么改", "how do I change my phone number"),
+    "report_old_number": ("我以前的号码被别人用了", "my old number belongs to someone else now"),
+    "ask_report_police": ("要不要报警", "should I call the police"),
+    "ask_consequences": ("如果我不还会怎样", "what happens if I don't pay"),
+    "express_distress": ("压力好大 睡不着", "im really stressed, i havent slept in days"),
     "request_extension": ("我想申请延期还款", "can I get more time to pay"),
     "report_scam": ("有人冒充你们让我转账", "someone pretending to be you asked me for money"),
     "never_borrowed": ("这笔贷款不是我借的", "this loan is not mine"),
@@ -106,7 +124,7 @@ def other_tasks(form: str) -> list[str]:
 
 def digressions(form: str) -> dict[str, str]:
     """Every intent answered in the middle of ``form``, with the action that answers it."""
-    return {**QUESTIONS, **{task: "action_offer_switch" for task in other_tasks(form)}}
+    return {**QUESTIONS, **COMFORT, **{task: "action_offer_switch" for task in other_tasks(form)}}
 
 
 def rules_yaml() -> str:

@@ -24,6 +24,7 @@ from bot.domain.model import (
     Loan,
     Repayment,
     SmsNotice,
+    VulnerabilityFlag,
 )
 from bot.repository import NOTICE_RECORDED
 
@@ -171,6 +172,10 @@ class FakeCaseRecords:
             if c.type == "wrong_number" and c.status in ("under_review", "confirmed") and c.phone
         }
 
+    def of_customer(self, customer_id: str, limit: int) -> Sequence[Case]:
+        mine = [c for c in self.cases if c.customer_id == customer_id]
+        return sorted(mine, key=lambda c: (c.created_at, c.id), reverse=True)[:limit]
+
     def add(self, case: Case, prefix: str) -> str:
         case.id = self._ids.next()
         case.reference = f"{prefix}-{case.created_at.year}-{case.id:06d}"
@@ -275,6 +280,9 @@ class FakeNoticeRecords:
     def counts_per_phone_since(self, since: dt.datetime) -> Counter[str]:
         return Counter(n.phone for n in self.notices if n.sent_at > since and n.status in NOTICE_RECORDED)
 
+    def counts_per_customer_since(self, since: dt.datetime) -> Counter[str]:
+        return Counter(n.customer_id for n in self.notices if n.sent_at > since and n.status in NOTICE_RECORDED)
+
     def keys_recorded_since(self, since: dt.datetime) -> set[str]:
         return {n.idempotency_key for n in self.notices if n.idempotency_key and n.sent_at >= since}
 
@@ -319,6 +327,24 @@ class FakeNoticeRecords:
         return True
 
 
+class FakeVulnerabilityRecords:
+    def __init__(self) -> None:
+        self.flags: list[VulnerabilityFlag] = []
+        self._ids = _Ids()
+
+    def active_of(self, customer_id: str) -> VulnerabilityFlag | None:
+        return next((f for f in self.flags if f.customer_id == customer_id and f.cleared_at is None), None)
+
+    def flagged_customers(self) -> set[str]:
+        return {f.customer_id for f in self.flags if f.cleared_at is None}
+
+    def add(self, flag: VulnerabilityFlag) -> None:
+        if self.active_of(flag.customer_id) is not None:
+            raise AssertionError(f"second active flag for {flag.customer_id}")  # the partial unique index would refuse
+        flag.id = self._ids.next()
+        self.flags.append(flag)
+
+
 class FakeUnitOfWork:
     """Every ``with`` block sees the same in-memory records; ``commits`` counts commits."""
 
@@ -328,6 +354,7 @@ class FakeUnitOfWork:
         self.cases = FakeCaseRecords()
         self.tickets = FakeTicketRecords()
         self.notices = FakeNoticeRecords(self.loans)
+        self.vulnerability_flags = FakeVulnerabilityRecords()
         self.commits = 0
 
     def __enter__(self) -> FakeUnitOfWork:

@@ -19,8 +19,11 @@ from bot.language import normalise
 
 SELF_HARM = re.compile(
     r"不想活|活不下去|活[着著]没(有)?意思|想死|寻死|自杀|轻生|了结自己|结束生命|跳楼|跳河|割腕|一死了之|不如死了"
-    r"|\b(kill|hurt|harm) myself\b|\bsuicid|\bend (it all|my life)\b|\b(don'?t|do not) want to (live|be alive)\b"
-    r"|\bno reason to live\b|\bbetter off dead\b|\bwant to die\b",
+    r"|一了百了|跳下去|结束这一切|什么脸活|脸活下去|活着(还)?有什么意思|不想醒来|永远消失"
+    r"|\b(kill|killing|hurt|hurting|harm|harming) myself\b|\bsuicid|\bend(ing)? (it all|my life)\b"
+    r"|\btak(e|ing) my (own )?life\b|\b(don'?t|do not) want to (live|be alive)\b"
+    r"|\bno reason to live\b|\bbetter off (dead|without me)\b|\bwant to die\b|\bpoint of living\b"
+    r"|\bdisappear forever\b|\bnever wake up\b",
     re.I,
 )
 DISTRESS = re.compile(
@@ -43,6 +46,14 @@ def self_harm_risk(text: str) -> bool:
 def in_distress(text: str) -> bool:
     """Whether a message says the customer is under great strain (stress, no sleep, despair)."""
     return bool(DISTRESS.search(_fold(text)))
+
+
+def care_needed(text: str) -> str | None:
+    """Which care a message calls for before anything else: "self_harm" (the hotline), "distress"
+    (a calm word and what can be done about the debt), or None."""
+    if self_harm_risk(text):
+        return "self_harm"
+    return "distress" if in_distress(text) else None
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Loan records: customers, loans, the instalment schedule, repayments and the SMS notice log.
+"""Loan records: customers, loans, the instalment schedule, repayments, the SMS notice log, cases,
+handoff tickets and the care flags customers asked for.
 
 Times are naive datetimes in the bank's local time zone (Asia/Shanghai by default);
 dates are calendar dates in that zone. Money is Decimal in Numeric(12, 2).
@@ -10,7 +11,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, declarative_base, relationship
 from sqlalchemy.sql.schema import Column, MetaData
@@ -249,3 +250,33 @@ class AgentMessage(Base):
     text: str = Column(String(2000), nullable=False)
     created_at: dt.datetime = Column(DateTime, nullable=False)
     fetched_at: dt.datetime | None = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+
+
+class VulnerabilityFlag(Base):
+    """A difficult situation the customer asked us to note (bot.domain.care); active until ``cleared_at``.
+
+    It exists only because the customer consented (``consent_at``) and ends when they withdraw it.
+    A customer has at most one active flag; the partial unique index makes a concurrent second
+    recording fail instead of adding a twin.
+    """
+
+    __tablename__ = "vulnerability_flags"
+    __table_args__ = (
+        Index(
+            "uq_vulnerability_flags_active_customer",
+            "customer_id",
+            unique=True,
+            postgresql_where=text("cleared_at IS NULL"),
+            sqlite_where=text("cleared_at IS NULL"),
+        ),
+    )
+
+    id: int = Column(Integer, primary_key=True, autoincrement=True)
+    customer_id: str = Column(ForeignKey("customers.id"), nullable=False, index=True)
+    # distress | self_harm | illness | job_loss | hardship (bot.domain.care.VULNERABILITY_REASONS)
+    reason: str = Column(String(16), nullable=False)
+    conversation_id: str = Column(String(80), nullable=False)
+    consent_at: dt.datetime = Column(DateTime, nullable=False)
+    created_at: dt.datetime = Column(DateTime, nullable=False)
+    # Set when the customer withdrew consent.
+    cleared_at: dt.datetime | None = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable

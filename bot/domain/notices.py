@@ -5,6 +5,10 @@ else for a number). None is sent in quiet hours, on a repaid or rescheduled inst
 disputed loan, or to a number under wrong-number review; otherwise the first notice goes out on
 the day after the due date, then reminders at the configured cadence, within a cap per
 instalment and a cap per number per week.
+
+A customer who asked us to note a difficult situation (an active vulnerability flag,
+bot.domain.care) gets at most ``vulnerable_max_notices_per_week`` notices in any 7 days, whatever
+the loan or instalment, and the care text, which leads with the help they can ask for.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ class NoticePolicy:
     max_notices_per_phone_per_week: int
     quiet_hours_start: dt.time
     quiet_hours_end: dt.time
+    vulnerable_max_notices_per_week: int
 
     @classmethod
     def from_file(cls, path: Path) -> NoticePolicy:
@@ -38,6 +43,7 @@ class NoticePolicy:
             max_notices_per_phone_per_week=int(raw["max_notices_per_phone_per_week"]),
             quiet_hours_start=dt.time.fromisoformat(raw["quiet_hours_start"]),
             quiet_hours_end=dt.time.fromisoformat(raw["quiet_hours_end"]),
+            vulnerable_max_notices_per_week=int(raw["vulnerable_max_notices_per_week"]),
         )
 
     def quiet(self, at: dt.datetime) -> bool:
@@ -58,17 +64,24 @@ class NoticeCandidate:
     number_under_review: bool
     previous_notices: tuple[dt.datetime, ...]  # to this instalment, recorded (sent or pending)
     notices_to_number_last_7_days: int
+    #: The borrower has an active vulnerability flag (they consented to our noting it).
+    vulnerable: bool = False
+    #: Notices recorded to this borrower, about any loan, in the last 7 days.
+    notices_to_customer_last_7_days: int = 0
 
 
 @dataclass(frozen=True)
 class NoticeDecision:
     send: bool
-    reason: str  # why (not): first_notice, reminder, quiet_hours, repaid, rescheduled, disputed, ...
+    # why (not): first_notice, reminder, care_first_notice, care_reminder, quiet_hours, repaid,
+    # rescheduled, disputed, ..., care_cap_per_week
+    reason: str
     template: str | None = None
 
 
 def decide(candidate: NoticeCandidate, policy: NoticePolicy, at: dt.datetime) -> NoticeDecision:
-    """Whether one notice about this instalment is due at ``at``, and why (not)."""
+    """Whether one notice about this instalment is due at ``at``, and why (not). For a customer with
+    an active vulnerability flag the care rule applies on top: the weekly care cap, the care text."""
     for blocked, reason in (
         (policy.quiet(at), "quiet_hours"),
         (candidate.paid, "repaid"),
@@ -89,6 +102,11 @@ def decide(candidate: NoticeCandidate, policy: NoticePolicy, at: dt.datetime) ->
         return NoticeDecision(False, "cadence")
     if candidate.notices_to_number_last_7_days >= policy.max_notices_per_phone_per_week:
         return NoticeDecision(False, "cap_per_number")
+    if candidate.vulnerable:
+        if candidate.notices_to_customer_last_7_days >= policy.vulnerable_max_notices_per_week:
+            return NoticeDecision(False, "care_cap_per_week")
+        reason = "care_reminder" if candidate.previous_notices else "care_first_notice"
+        return NoticeDecision(True, reason, "overdue_care")
     if candidate.previous_notices:
         return NoticeDecision(True, "reminder", "overdue_reminder")
     return NoticeDecision(True, "first_notice", "overdue_first")

@@ -18,6 +18,7 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.domain.distress import care_needed
 from bot.domain.handback import wants_the_bot_back
 from bot.domain.secrets import mask_secrets
 from bot.identity import ANONYMOUS_SENDER, customer_conversation, visitor_conversation
@@ -27,7 +28,7 @@ from bot.rasa_ext import speedups
 from bot.rasa_ext.inbox_hints import MemoryHints, RedisHints, hints_from_environment
 from bot.rasa_ext.limits import limits_from_environment
 from bot.rasa_ext.payloads import sanitise_payload
-from bot.rasa_ext.waiting import back_to_bot, care_message, care_needed, render, waiting_reply
+from bot.rasa_ext.waiting import back_to_bot, care_message, render, waiting_reply
 from bot.rasa_ext.waiting import resume as resume_conversation
 from bot.settings import get_settings
 from bot.tokens import InvalidToken, verify

@@ -16,7 +16,7 @@ from typing import Any
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import ActionExecuted, ConversationResumed
 
-from bot.domain.distress import CareContacts, in_distress, self_harm_risk
+from bot.domain.distress import CareContacts
 from bot.domain.errors import Outage
 from bot.language import variation_text
 from bot.services.handoff import deliver_now, service_hours, waiting_ticket, withdraw_ticket
@@ -32,16 +32,8 @@ def render(agent: Any, name: str, language: str, **variables: Any) -> str:
     return text.format(**variables) if variables else text
 
 
-def care_needed(text: str) -> str | None:
-    """Which care a message calls for before anything else: "self_harm" (the hotline), "distress"
-    (a calm word and what can be done about the debt), or None."""
-    if self_harm_risk(text):
-        return "self_harm"
-    return "distress" if in_distress(text) else None
-
-
 def care_message(agent: Any, care: str, language: str) -> str:
-    """The words for the care ``care_needed`` named."""
+    """The words for the care ``bot.domain.distress.care_needed`` named."""
     if care == "self_harm":
         contacts = CareContacts.from_file(get_settings().config_file("care.yml"))
         return render(

@@ -1,4 +1,5 @@
-"""Fraud-related cases: identity misuse, wrong number, scam reports. Opened once per conversation."""
+"""Fraud-related cases: identity misuse, wrong number, scam reports, complaints. Opened once per
+conversation. And what a verified customer asked of us (cases and extension requests) with its status."""
 
 from __future__ import annotations
 
@@ -11,12 +12,18 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot.domain.errors import InvalidPhoneNumber, NoLoanToDispute, RecordsUnavailable
-from bot.domain.model import Case
+from bot.domain.model import Case, ExtensionRequest
 from bot.unit_of_work import UnitOfWork, UowFactory
 
 __all__ = ["InvalidPhoneNumber", "NoLoanToDispute"]  # raised here, defined in bot.domain.errors
 PREFIX = {"identity_misuse": "IDM", "wrong_number": "WRN", "scam_report": "SCM", "complaint": "CMP"}
 CN_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+#: What happens next, as a code the assistant turns into a sentence, by case status ...
+CASE_NEXT_STEP = {"open": "under_review", "under_review": "under_review", "confirmed": "confirmed", "closed": "closed"}
+#: ... and by extension-request status ("referred": a colleague will decide).
+EXTENSION_NEXT_STEP = {"approved": "approved", "referred": "referred", "rejected": "rejected", "cancelled": "cancelled"}
+#: How many of their requests a customer is told about at most.
+REQUESTS_SHOWN = 10
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,19 @@ def normalise_mobile(text: str) -> str:
     if not CN_MOBILE.match(digits):
         raise InvalidPhoneNumber(text)
     return digits
+
+
+@dataclass(frozen=True)
+class RequestView:
+    """One thing the customer asked of the bank, as they may hear about it: no details, no notes."""
+
+    kind: str  # case | extension
+    type: str  # the case type, or "extension"
+    reference: str
+    status: str
+    created_at: dt.datetime
+    loan_id: str | None
+    next_step: str  # under_review | confirmed | closed | approved | referred | rejected | cancelled
 
 
 def _view(case: Case, already: bool = False) -> CaseView:
@@ -156,3 +176,30 @@ def number_under_review(uow_factory: UowFactory, phone: str) -> bool:
     """Whether a wrong-number case holds this number under review or confirmed (the notice engine asks)."""
     with uow_factory() as uow:
         return phone in uow.cases.phones_under_review()
+
+
+def _case_request(case: Case) -> RequestView:
+    next_step = CASE_NEXT_STEP.get(case.status, "under_review")
+    return RequestView("case", case.type, case.reference or "", case.status, case.created_at, case.loan_id, next_step)
+
+
+def _extension_request(request: ExtensionRequest) -> RequestView:
+    next_step = EXTENSION_NEXT_STEP.get(request.status, "referred")
+    return RequestView(
+        "extension", "extension", request.reference or "", request.status, request.created_at, request.loan_id,
+        next_step,
+    )  # fmt: skip
+
+
+def customer_requests(uow_factory: UowFactory, customer_id: str) -> tuple[RequestView, ...]:
+    """The verified customer's own cases (every type) and extension requests, newest first, at
+    most ten, each with its next step. A status missing from the tables reads as still being looked
+    at (cases) or with a colleague (extension requests), never as decided."""
+    try:
+        with uow_factory() as uow:
+            found = [(c.created_at, c.id, _case_request(c)) for c in uow.cases.of_customer(customer_id, REQUESTS_SHOWN)]
+            found += [(r.created_at, r.id, _extension_request(r)) for r in uow.extensions.of_customer(customer_id)]
+    except SQLAlchemyError as exc:
+        raise RecordsUnavailable() from exc
+    found.sort(key=lambda row: row[:2], reverse=True)
+    return tuple(view for _, _, view in found[:REQUESTS_SHOWN])

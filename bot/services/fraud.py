@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.domain.errors import RecordsUnavailable
+from bot.domain.notice_match import described_notice, fits
 from bot.services.loans import NoticeView, account_overview
 from bot.unit_of_work import UowFactory
 
@@ -20,11 +21,13 @@ def _amount_forms(amount: Decimal) -> set[str]:
 
 
 def matching_notice(uow_factory: UowFactory, customer_id: str, text: str, today: dt.date) -> NoticeView | None:
-    """The notice the bank sent this customer in the last 30 days that the pasted text refers to
-    (by loan id or by the instalment amount), or None. Only such a match may be called genuine."""
+    """The notice the bank sent this customer in the last 30 days that the pasted or described text
+    refers to (by loan id, the instalment amount, the days overdue or the day it was sent), or None.
+    Only such a match may be called genuine."""
     overview = account_overview(uow_factory, customer_id, today)
     cutoff = dt.datetime.combine(today - dt.timedelta(days=MATCH_WINDOW_DAYS), dt.time.min)
     compact = re.sub(r"\s", "", text)
+    described = described_notice(text)
     for notice in reversed(overview.notices):
         if notice.sent_at < cutoff:
             continue
@@ -33,6 +36,8 @@ def matching_notice(uow_factory: UowFactory, customer_id: str, text: str, today:
         if notice.instalment_amount is not None and any(
             form in compact for form in _amount_forms(notice.instalment_amount)
         ):
+            return notice
+        if fits(described, notice.instalment_amount, notice.instalment_due_date, notice.sent_at, today):
             return notice
     return None
 

@@ -19,6 +19,7 @@ import yaml
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import Clock
+from bot.domain.care import care_priority, care_summary_line
 from bot.domain.errors import RecordsUnavailable
 from bot.domain.model import AgentMessage, HandoffTicket
 from bot.domain.secrets import mask_secrets
@@ -31,6 +32,8 @@ PRIORITY = {
     "low_confidence": "normal",
     "extension_referral": "normal",
     "complaint": "high",
+    # The customer said they are struggling (actions.handoff.said_they_struggle): first in line.
+    "hardship": "high",
     "urgent_scam": "urgent",
 }
 MAX_BACKOFF_SECONDS = 300
@@ -135,18 +138,26 @@ def create_ticket(
     transcript: list[dict[str, Any]],
     now: dt.datetime,
 ) -> TicketView:
-    """Store a ticket (secrets in the transcript masked) for the delivery worker. Returns it."""
+    """Store a ticket (secrets in the transcript masked) for the delivery worker. Returns it.
+
+    A customer who asked us to note a difficult situation (an active vulnerability flag) is answered
+    sooner, priority at least ``high``, and the summary's first line tells the agent so."""
     masked = [{**m, "text": mask_secrets(str(m.get("text") or ""))} for m in transcript]
+    priority, summary = PRIORITY.get(reason, "normal"), mask_secrets(summary)
     try:
         with uow_factory() as uow:
+            flag = uow.vulnerability_flags.active_of(customer_id) if customer_id else None
+            if flag is not None:
+                priority = care_priority(priority)
+                summary = f"{care_summary_line(flag.reason, flag.consent_at)}\n{summary}"
             ticket = HandoffTicket(
                 ticket_id=f"pending-{now.timestamp()}-{conversation_id}"[:40],
                 conversation_id=conversation_id,
                 customer_id=customer_id,
                 reason=reason,
                 language=language if language in ("zh", "en") else "zh",
-                priority=PRIORITY.get(reason, "normal"),
-                summary=mask_secrets(summary)[:2000],
+                priority=priority,
+                summary=summary[:2000],
                 transcript=json.dumps(masked, ensure_ascii=False),
                 status="pending",
                 attempts=0,

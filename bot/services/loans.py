@@ -10,6 +10,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.domain.errors import CustomerNotFound, RecordsUnavailable
 from bot.domain.privacy import mask_phone
+from bot.domain.repayment import (
+    FeeExplanation,
+    LoanPayoff,
+    RepaymentPolicy,
+    ScheduledInstalment,
+    explain_extra,
+    loan_payoff,
+)
 from bot.domain.rules import InstalmentState, OverduePosition, overdue_position
 from bot.unit_of_work import UowFactory
 
@@ -49,10 +57,27 @@ class RepaymentView:
     channel: str
     paid_at: dt.datetime
     posted_at: dt.datetime | None
+    #: The instalment the payment settled, when it was applied to one.
+    instalment_seq: int | None = None
+    instalment_due_date: dt.date | None = None
+    instalment_amount: Decimal | None = None
 
     @property
     def posted(self) -> bool:
         return self.posted_at is not None
+
+    def extra_explained(self) -> FeeExplanation | None:
+        """Why this payment was more than its instalment (penalty for the days late), if it was."""
+        if self.instalment_seq is None or self.instalment_due_date is None or self.instalment_amount is None:
+            return None
+        return explain_extra(
+            self.loan_id,
+            self.instalment_seq,
+            self.instalment_amount,
+            self.instalment_due_date,
+            self.amount,
+            self.paid_at.date(),
+        )
 
 
 @dataclass(frozen=True)
@@ -74,6 +99,17 @@ class AccountOverview:
     today: dt.date
     #: Loans under an identity-misuse investigation: not chased, and left out of ``position``.
     disputed_loans: tuple[str, ...] = ()
+    #: Every unpaid instalment of the loans not disputed, for figures on another day.
+    unpaid: tuple[InstalmentState, ...] = ()
+
+    def position_on(self, day: dt.date) -> OverduePosition:
+        """What will be overdue, with penalty interest, if the customer pays on ``day``."""
+        return overdue_position(self.unpaid, max(day, self.today))
+
+    def fee_explanations(self) -> tuple[FeeExplanation, ...]:
+        """Recent payments that included penalty interest, each with its formula."""
+        found = (r.extra_explained() for r in self.repayments)
+        return tuple(e for e in found if e is not None)
 
     @property
     def last_notice(self) -> NoticeView | None:
@@ -140,9 +176,8 @@ def _account_overview(uow_factory: UowFactory, customer_id: str, today: dt.date)
             raise CustomerNotFound(customer_id)
         disputed = tuple(loan.id for loan in uow.loans.loans_of(customer_id) if loan.disputed_at is not None)
         unpaid = [i for i in uow.loans.unpaid_instalments_of(customer_id) if i.loan_id not in disputed]
-        position = overdue_position(
-            (InstalmentState(i.loan_id, i.seq, i.due_date, i.amount, paid=False) for i in unpaid), today
-        )
+        states = tuple(InstalmentState(i.loan_id, i.seq, i.due_date, i.amount, paid=False) for i in unpaid)
+        position = overdue_position(states, today)
         notices = tuple(
             NoticeView(
                 sent_at=n.sent_at,
@@ -160,14 +195,23 @@ def _account_overview(uow_factory: UowFactory, customer_id: str, today: dt.date)
             for n, i in uow.notices.of_customer(customer_id, since)
         )
         repayments = tuple(
-            RepaymentView(r.loan_id, r.amount, r.channel, r.paid_at, r.posted_at)
+            RepaymentView(
+                r.loan_id,
+                r.amount,
+                r.channel,
+                r.paid_at,
+                r.posted_at,
+                r.instalment.seq if r.instalment else None,
+                r.instalment.due_date if r.instalment else None,
+                r.instalment.amount if r.instalment else None,
+            )
             for r in uow.loans.repayments_of(customer_id, since)
         )
         plans = tuple(
             PlanView(p.reference or "", p.loan_id, p.option or "") for p in uow.extensions.active_plans_of(customer_id)
         )
         view = CustomerView(customer.id, customer.name, customer.language, mask_phone(customer.phone))
-        return AccountOverview(view, position, notices, repayments, plans, today, disputed)
+        return AccountOverview(view, position, notices, repayments, plans, today, disputed, states)
 
 
 def customer_language(uow_factory: UowFactory, customer_id: str) -> str | None:
@@ -179,3 +223,35 @@ def customer_language(uow_factory: UowFactory, customer_id: str) -> str | None:
     except SQLAlchemyError as exc:
         raise RecordsUnavailable() from exc
     return language if language in ("zh", "en") else None
+
+
+def whole_loan_payoffs(
+    uow_factory: UowFactory, customer_id: str, on: dt.date, today: dt.date, policy: RepaymentPolicy
+) -> tuple[LoanPayoff, ...]:
+    """What repaying each of the customer's loans in full on ``on`` costs (loans with nothing left
+    to pay and disputed loans are left out)."""
+    try:
+        with uow_factory() as uow:
+            if uow.loans.customer(customer_id) is None:
+                raise CustomerNotFound(customer_id)
+            payoffs = []
+            for loan in uow.loans.loans_of(customer_id):
+                if loan.disputed_at is not None:
+                    continue
+                # A rescheduled instalment counts in the schedule's total and is paid by the plan's.
+                schedule = [
+                    ScheduledInstalment(
+                        i.seq,
+                        i.due_date,
+                        i.amount,
+                        paid=i.paid_at is not None or i.status == "rescheduled",
+                        original=i.extension_id is None,
+                    )
+                    for i in loan.instalments
+                ]
+                if all(i.paid for i in schedule):
+                    continue
+                payoffs.append(loan_payoff(loan.id, loan.principal, schedule, max(on, today), policy))
+    except SQLAlchemyError as exc:
+        raise RecordsUnavailable() from exc
+    return tuple(payoffs)

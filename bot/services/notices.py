@@ -60,8 +60,9 @@ def run_notices(
 ) -> NoticeRunReport:
     """Record every notice due at ``at`` (bank-local; one per instalment per day), then hand every
     recorded but unsent notice to the sender. A dry run decides and reports but writes and sends
-    nothing. ``at`` is the moment the rules judge (quiet hours, cadence); ``clock`` stamps deliveries
-    and leases (default: a clock standing at ``at``)."""
+    nothing. ``at`` is the moment the rules judge (quiet hours, cadence, the weekly caps, the care
+    rule for customers with an active vulnerability flag); ``clock`` stamps deliveries and leases
+    (default: a clock standing at ``at``)."""
     policy, templates = policy or default_policy(), templates or default_templates()
     report = NoticeRunReport(at=at)
     day = at.date()
@@ -69,7 +70,9 @@ def run_notices(
         rows = uow.loans.overdue_instalments_on(day)
         previous = uow.notices.times_by_instalment((i.id for i, _, _ in rows), before=at)
         per_number = uow.notices.counts_per_phone_since(at - dt.timedelta(days=7))
+        per_customer = uow.notices.counts_per_customer_since(at - dt.timedelta(days=7))
         under_review = uow.cases.phones_under_review()
+        flagged = uow.vulnerability_flags.flagged_customers()
         recorded_today = uow.notices.keys_recorded_since(dt.datetime.combine(day, dt.time.min))
         for instalment, loan, customer in rows:
             key = notice_key(instalment.id, day)
@@ -85,6 +88,8 @@ def run_notices(
                     number_under_review=customer.phone in under_review,
                     previous_notices=tuple(previous.get(instalment.id, ())),
                     notices_to_number_last_7_days=per_number[customer.phone],
+                    vulnerable=customer.id in flagged,
+                    notices_to_customer_last_7_days=per_customer[customer.id],
                 ),
                 policy,
                 at,
@@ -94,6 +99,7 @@ def run_notices(
                 continue
             report.recorded.append((customer.id, loan.id, decision.reason))
             per_number[customer.phone] += 1
+            per_customer[customer.id] += 1
             if dry_run:
                 continue
             days = days_overdue(instalment.due_date, day)

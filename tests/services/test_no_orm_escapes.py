@@ -10,19 +10,22 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import inspect
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from bot.clock import FixedClock
 from bot.domain.model import Base
+from bot.domain.repayment import RepaymentPolicy
 from bot.notice_senders import OutgoingSms
-from bot.services import cases, extensions, fraud, handoff, loans, notices
+from bot.services import care, cases, extensions, fraud, handoff, loans, notices
 from bot.unit_of_work import SqlAlchemyUnitOfWork
 from tests.conftest import TODAY
 
 NOW = dt.datetime.combine(TODAY, dt.time(14, 0))
-MODULES = (cases, extensions, fraud, handoff, loans, notices)
+POLICY = RepaymentPolicy(True, Decimal("1.00"), ("penalty", "instalment"), Decimal("0.00"))
+MODULES = (care, cases, extensions, fraud, handoff, loans, notices)
 #: Public functions that take no unit of work (pure helpers, cached config readers).
 NOT_USE_CASES = {
     "normalise_mobile",
@@ -66,9 +69,12 @@ def calls(url: str) -> dict[str, Any]:
     u = lambda: SqlAlchemyUnitOfWork(url)  # noqa: E731
     ticket = handoff.create_ticket(u, "customer:C1001", "C1001", "request_human", "zh", "Why", [], NOW)
     case = cases.open_scam_report(u, "visitor:abc12345", None, False, "fake link", NOW)
+    cases.open_complaint(u, "customer:C1004", "C1004", "other", "slow answers", NOW)
+    care.record_vulnerability(u, "C1004", "customer:C1004", "job_loss", NOW)
     return {
         "account_overview": lambda: loans.account_overview(u, "C1001", TODAY),
         "customer_language": lambda: loans.customer_language(u, "C1003"),
+        "whole_loan_payoffs": lambda: loans.whole_loan_payoffs(u, "C1001", TODAY, TODAY, POLICY),
         "extension_offer": lambda: extensions.extension_offer(u, "C1001", TODAY),
         "preview_terms": lambda: extensions.preview_terms(u, "C1001", "L1001", "split_3", TODAY),
         "submit_extension": lambda: extensions.submit_extension(
@@ -84,6 +90,10 @@ def calls(url: str) -> dict[str, Any]:
         "list_cases": lambda: cases.list_cases(u),
         "get_case": lambda: cases.get_case(u, case.reference),
         "number_under_review": lambda: cases.number_under_review(u, "13900009999"),
+        "customer_requests": lambda: cases.customer_requests(u, "C1004"),
+        "record_vulnerability": lambda: care.record_vulnerability(u, "C1001", "customer:C1001", "distress", NOW),
+        "active_vulnerability": lambda: care.active_vulnerability(u, "C1004"),
+        "clear_vulnerability": lambda: care.clear_vulnerability(u, "C1004", NOW),
         "matching_notice": lambda: fraud.matching_notice(u, "C1001", "L1001 逾期", TODAY),
         "disputable_loan": lambda: fraud.disputable_loan(u, "C1005", TODAY),
         "create_ticket": lambda: handoff.create_ticket(

@@ -16,6 +16,7 @@ from bot.clock import FixedClock
 from bot.domain.model import SmsNotice
 from bot.domain.notices import NoticePolicy
 from bot.notice_senders import FileSender, HttpGatewaySender
+from bot.services.care import clear_vulnerability, record_vulnerability
 from bot.services.cases import open_identity_misuse_case, open_wrong_number_case
 from bot.services.extensions import submit_extension
 from bot.services.notices import default_policy, deliver_pending, run_notices
@@ -112,6 +113,32 @@ def test_an_approved_extension_moves_the_first_notice_date(database_url, outbox)
         assert "C1001" not in [c for c, _, _ in run_notices(uow(database_url), outbox, at(day)).recorded]
     report = run_notices(uow(database_url), outbox, at(8))
     assert ("C1001", "L1001", "first_notice") in report.recorded
+
+
+def test_c1006_who_asked_us_to_note_his_hardship_gets_the_care_text_and_then_the_usual_one(database_url, outbox):
+    record_vulnerability(uow(database_url), "C1006", "customer:C1006", "hardship", at(-1))
+    report = run_notices(uow(database_url), outbox, at(0))
+    assert report.recorded == [("C1006", "L1006", "care_reminder")]
+    (notice,) = notices(database_url, at(0))
+    assert notice.template == "overdue_care" and notice.reason.startswith("care_reminder: instalment 2 of L1006")
+    assert "延期或分期" in notice.text and "2,600.00" in notice.text and "赵*" in notice.text
+    assert [line["to"] for line in sent_lines(outbox)] == ["13800001006"]
+    # Consent withdrawn: the next reminder is the ordinary one again.
+    clear_vulnerability(uow(database_url), "C1006", at(3))
+    assert ("C1006", "L1006", "reminder") in run_notices(uow(database_url), outbox, at(7)).recorded
+    assert [n.template for n in notices(database_url, at(7)) if n.customer_id == "C1006"] == ["overdue_reminder"]
+
+
+def test_a_flagged_customer_gets_no_second_notice_within_seven_days_whatever_the_cadence(database_url, outbox):
+    record_vulnerability(uow(database_url), "C1001", "customer:C1001", "distress", at(-1))
+    daily = NoticePolicy(**{**default_policy().__dict__, "reminder_every_days": 1, "max_notices_per_instalment": 50})
+    runs = {d: run_notices(uow(database_url), outbox, at(d), policy=daily) for d in range(0, 15)}
+    # His last notice went out 5 days ago at 10:00: the next one 7 days after it, then weekly.
+    assert [d for d, report in runs.items() if "C1001" in [c for c, _, _ in report.recorded]] == [2, 9]
+    assert runs[0].skipped["care_cap_per_week"] >= 1 and runs[1].skipped["care_cap_per_week"] >= 1
+    assert [n.template for n in notices(database_url, at(0)) if n.customer_id == "C1001"] == ["overdue_care"] * 2
+    # Others, on the same daily policy, are written to more often.
+    assert len([n for n in notices(database_url, at(0)) if n.customer_id == "C1006"]) > 2
 
 
 class Gateway:

@@ -23,7 +23,7 @@ from bot.domain.errors import (
 )
 from bot.domain.model import Repayment, SmsNotice
 from bot.notice_senders import OutgoingSms, SendFailed
-from bot.services import cases, extensions, fraud, handoff, loans, notices
+from bot.services import care, cases, extensions, fraud, handoff, loans, notices
 from tests.fakes import FakeUnitOfWork
 
 TODAY = dt.date(2026, 11, 28)
@@ -330,3 +330,126 @@ def test_a_disputed_loan_is_not_chased_and_not_counted_as_owed(uow) -> None:
     assert overview.disputed_loans == ("L1",)
     assert overview.position.items == () and overview.position.next_due is None
     assert overview.texts_situation() != "overdue"
+
+
+# --- care (vulnerability flag) -------------------------------------------------------------
+
+
+def test_a_vulnerability_flag_is_recorded_once_with_the_consent_and_cleared_when_it_is_withdrawn(uow) -> None:
+    assert care.active_vulnerability(uow.factory(), "C1") is None
+    flag = care.record_vulnerability(uow.factory(), "C1", "customer:C1", "job_loss", NOW)
+    assert (flag.reason, flag.consent_at, flag.cleared_at, flag.already) == ("job_loss", NOW, None, False)
+    later = NOW + dt.timedelta(hours=1)
+    again = care.record_vulnerability(uow.factory(), "C1", "customer:C1", "distress", later)
+    assert again.already and again.reason == "job_loss" and again.consent_at == NOW
+    assert len(uow.vulnerability_flags.flags) == 1
+    assert care.active_vulnerability(uow.factory(), "C1") == flag
+    assert care.clear_vulnerability(uow.factory(), "C1", later) is True
+    assert care.active_vulnerability(uow.factory(), "C1") is None
+    assert care.clear_vulnerability(uow.factory(), "C1", later) is False  # nothing left to withdraw
+    assert uow.vulnerability_flags.flags[0].cleared_at == later  # the history stays
+    fresh = care.record_vulnerability(uow.factory(), "C1", "customer:C1", "illness", later)
+    assert not fresh.already and fresh.reason == "illness"
+
+
+def test_a_reason_the_code_does_not_know_is_a_programming_error_and_records_nothing(uow) -> None:
+    with pytest.raises(ValueError, match="stressed"):
+        care.record_vulnerability(uow.factory(), "C1", "customer:C1", "stressed", NOW)
+    assert uow.vulnerability_flags.flags == [] and uow.commits == 0
+
+
+def test_no_flag_is_recorded_for_a_customer_the_bank_does_not_know(uow) -> None:
+    with pytest.raises(CustomerNotFound):
+        care.record_vulnerability(uow.factory(), "C404", "customer:C404", "distress", NOW)
+    assert uow.vulnerability_flags.flags == []
+
+
+def test_a_flagged_customer_gets_one_notice_a_week_in_the_care_text_for_all_loans_together(uow) -> None:
+    uow.loans.add_loan("C1", "L3")
+    uow.loans.schedule("L3", 1, dt.date(2026, 11, 20), "400.00")  # a second overdue loan
+    unflagged = notices.run_notices(uow.factory(), Outbox(), NOW, dry_run=True)
+    assert [r for _, _, r in unflagged.recorded] == ["first_notice", "first_notice"]
+    care.record_vulnerability(uow.factory(), "C1", "customer:C1", "distress", NOW)
+    outbox = Outbox()
+    report = notices.run_notices(uow.factory(), outbox, NOW)
+    assert report.recorded == [("C1", "L1", "care_first_notice")] and report.skipped["care_cap_per_week"] == 1
+    (notice,) = uow.notices.notices
+    assert notice.template == "overdue_care" and notice.reason.startswith("care_first_notice: ")
+    assert "延期或分期" in outbox.sent[0].text and "张*" in outbox.sent[0].text
+    for days in range(1, 7):  # the rest of the week: nothing, although L3 was never written about
+        later = notices.run_notices(uow.factory(), outbox, NOW + dt.timedelta(days=days))
+        assert later.recorded == [] and later.skipped["care_cap_per_week"] == 1
+    week_on = notices.run_notices(uow.factory(), outbox, NOW + dt.timedelta(days=7))
+    assert week_on.recorded == [("C1", "L1", "care_reminder")]  # the oldest arrears come first
+    assert len(outbox.sent) == 2
+
+
+def test_after_consent_is_withdrawn_notices_follow_the_ordinary_rules_again(uow) -> None:
+    care.record_vulnerability(uow.factory(), "C1", "customer:C1", "illness", NOW)
+    care.clear_vulnerability(uow.factory(), "C1", NOW)
+    report = notices.run_notices(uow.factory(), Outbox(), NOW)
+    assert report.recorded == [("C1", "L1", "first_notice")] and uow.notices.notices[0].template == "overdue_first"
+
+
+@pytest.mark.parametrize(
+    ("reason", "priority"), [("request_human", "high"), ("complaint", "high"), ("urgent_scam", "urgent")]
+)
+def test_a_flagged_customers_ticket_comes_sooner_and_opens_with_the_care_line(uow, reason, priority) -> None:
+    care.record_vulnerability(uow.factory(), "C1", "customer:C1", "self_harm", dt.datetime(2026, 11, 20, 9))
+    summary = handoff.summarize(reason, "C1", ["talk to a person"], [], None)
+    ticket = handoff.create_ticket(uow.factory(), "customer:C1", "C1", reason, "zh", summary, [], NOW)
+    first, rest = ticket.summary.split("\n", 1)
+    assert ticket.priority == priority
+    assert first.startswith("Care: the customer asked us to note a difficult situation")
+    assert "self_harm" in first and "2026-11-20" in first and rest == summary
+
+
+def test_an_unflagged_or_anonymous_ticket_keeps_its_priority_and_summary(uow) -> None:
+    care.record_vulnerability(uow.factory(), "C2", "customer:C2", "hardship", NOW)
+    mine = handoff.create_ticket(uow.factory(), "customer:C1", "C1", "request_human", "zh", "Why: x", [], NOW)
+    anonymous = handoff.create_ticket(uow.factory(), "visitor:abc12345", None, "request_human", "en", "Why", [], NOW)
+    assert (mine.priority, mine.summary) == ("normal", "Why: x")
+    assert (anonymous.priority, anonymous.summary) == ("normal", "Why")
+
+
+# --- what the customer asked of us ---------------------------------------------------------
+
+
+def test_a_customer_hears_about_their_own_cases_and_extension_requests_newest_first(uow) -> None:
+    at = lambda hours: NOW + dt.timedelta(hours=hours)  # noqa: E731
+    plan = extensions.submit_extension(uow.factory(), "C1", "L1", "job_loss", "", "defer_14", "k1", TODAY, at(0))
+    dispute = cases.open_identity_misuse_case(uow.factory(), "C1", "L1", "customer:C1", "not mine", at(1))
+    complaint = cases.open_complaint(uow.factory(), "customer:C1", "C1", "rude_collector", "rude", at(2))
+    scam = cases.open_scam_report(uow.factory(), "customer:C1", "C1", False, "a fake call", at(3))
+    cancelled = extensions.record_cancellation(uow.factory(), "C1", "L1", "other", "", None, at(4))
+    cases.open_complaint(uow.factory(), "customer:C2", "C2", "other", "someone else's", at(5))
+    uow.cases.by_reference(dispute.reference).status = "confirmed"
+    uow.cases.by_reference(complaint.reference).status = "closed"
+    commits = uow.commits
+    requests = cases.customer_requests(uow.factory(), "C1")
+    assert [(r.kind, r.type, r.reference, r.status, r.next_step) for r in requests] == [
+        ("extension", "extension", cancelled, "cancelled", "cancelled"),
+        ("case", "scam_report", scam.reference, "open", "under_review"),
+        ("case", "complaint", complaint.reference, "closed", "closed"),
+        ("case", "identity_misuse", dispute.reference, "confirmed", "confirmed"),
+        ("extension", "extension", plan.reference, "approved", "approved"),
+    ]
+    assert [r.created_at for r in requests] == [at(4), at(3), at(2), at(1), at(0)]
+    assert (requests[3].loan_id, requests[1].loan_id) == ("L1", None)
+    assert uow.commits == commits  # reading changes nothing
+
+
+def test_a_referred_request_says_a_colleague_decides_and_only_the_ten_newest_are_told(uow) -> None:
+    uow.loans.schedule("L1", 9, dt.date(2026, 8, 1), "25000.00")  # far over the self-service limits
+    referred = extensions.submit_extension(uow.factory(), "C1", "L1", "illness", "", "split_6", "k2", TODAY, NOW)
+    for n in range(12):
+        cases.open_scam_report(
+            uow.factory(), "customer:C1", "C1", False, f"call {n}", NOW + dt.timedelta(minutes=n + 1)
+        )
+    requests = cases.customer_requests(uow.factory(), "C1")
+    assert len(requests) == 10 and referred.reference not in [r.reference for r in requests]
+    assert [r.reference for r in requests] == [c.reference for c in uow.cases.cases[::-1][:10]]
+    assert cases.customer_requests(uow.factory(), "C2") == ()  # nobody else's requests
+    uow.cases.cases.clear()
+    (view,) = cases.customer_requests(uow.factory(), "C1")
+    assert (view.reference, view.status, view.next_step) == (referred.reference, "referred", "referred")

@@ -29,7 +29,8 @@ def test_no_form_takes_an_in_scope_question_as_the_answer_to_its_question() -> N
         for slot in domain["forms"][form]["required_slots"]:
             for mapping in domain["slots"][slot]["mappings"]:
                 if mapping["type"] == "from_text":
-                    assert set(gen.digressions(form)) <= set(mapping.get("not_intent", [])), (form, slot)
+                    asked = set(gen.digressions(form)) - gen.ALSO_ANSWERS.get(slot, set())
+                    assert asked <= set(mapping.get("not_intent", [])), (form, slot)
                     assert gen.FORMS[form]["task"] not in mapping.get("not_intent", [])  # its own task is an answer
 
 

@@ -12,6 +12,17 @@ from bot.settings import get_settings
         ("活著沒意思", True, False),  # Traditional
         ("sometimes I think I'd be better off dead", True, False),
         ("I want to kill myself", True, False),
+        # Phrasings a first version missed (issue 14 review).
+        ("i feel like killing myself honestly", True, False),
+        ("i've thought about taking my own life", True, False),
+        ("i've been thinking about ending it all", True, False),
+        ("sometimes i think everyone would be better off without me", True, False),
+        ("whats the point of living with this much debt", True, False),
+        ("sometimes i wish i could go to sleep and never wake up", True, False),
+        ("真的想一了百了", True, False),
+        ("有时候站在楼顶就想跳下去算了", True, False),
+        ("我还有什么脸活下去", True, False),
+        ("我撑不下去了 想结束这一切", True, True),
         ("im really stressed, i havent slept in days", False, True),
         ("压力太大了 天天睡不着", False, True),
         ("我快崩溃了", False, True),

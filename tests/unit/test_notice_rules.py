@@ -59,3 +59,30 @@ def test_notice_schedule(candidate, when, send, reason):
     assert (decision.send, decision.reason) == (send, reason)
     if send:
         assert decision.template == ("overdue_reminder" if candidate.previous_notices else "overdue_first")
+
+
+@pytest.mark.parametrize(
+    ("candidate", "when", "send", "reason"),
+    [
+        (c(vulnerable=True), at(17), True, "care_first_notice"),
+        (c(vulnerable=True, previous_notices=(at(17),)), at(24), True, "care_reminder"),
+        # One notice in any 7 days, about any of the customer's loans, where others could get three.
+        (c(vulnerable=True, notices_to_customer_last_7_days=1), at(17), False, "care_cap_per_week"),
+        (c(vulnerable=False, notices_to_customer_last_7_days=1), at(17), True, "first_notice"),
+        # Every other rule still applies first.
+        (c(vulnerable=True), at(17, 22, 0), False, "quiet_hours"),
+        (c(vulnerable=True, loan_disputed=True), at(20), False, "disputed"),
+        (c(vulnerable=True, previous_notices=(at(17),)), at(20), False, "cadence"),
+        (c(vulnerable=True, notices_to_number_last_7_days=3), at(17), False, "cap_per_number"),
+    ],
+)
+def test_a_customer_who_asked_for_care_gets_at_most_one_notice_a_week_in_the_care_text(candidate, when, send, reason):
+    decision = decide(candidate, POLICY, when)
+    assert (decision.send, decision.reason) == (send, reason)
+    if send:
+        assert decision.template == ("overdue_care" if candidate.vulnerable else "overdue_first")
+
+
+def test_the_weekly_care_cap_comes_from_the_policy_file():
+    assert POLICY.vulnerable_max_notices_per_week == 1
+    assert POLICY.vulnerable_max_notices_per_week < POLICY.max_notices_per_phone_per_week

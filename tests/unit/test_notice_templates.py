@@ -50,3 +50,17 @@ def test_a_rendered_notice_passes_the_banks_own_scam_checker_and_masks_the_name(
     assert check_sms(text, default_channels(), "95888").verdict == "no_red_flags"
     # At most two SMS segments: 2 x 153 GSM characters, or 2 x 67 UCS-2 characters for Chinese.
     assert len(text) <= (306 if lang == "en" else 134)
+
+
+@pytest.mark.parametrize(
+    ("lang", "help_first", "offer"),
+    [
+        ("zh", "愿意帮您", r"可在App或向智能助手申请延期或分期"),
+        ("en", "we are here to help", r"extension or instalment plan in our app or via our assistant"),
+    ],
+)
+def test_the_care_template_leads_with_help_and_offers_an_extension_or_plan(lang, help_first, offer):
+    text = TEMPLATES["overdue_care"][lang]
+    assert text.index(help_first) < text.index("{amount}")
+    assert re.search(offer, text)
+    assert not re.search(r"罚息|penalty", text)  # the care text does not press with charges
