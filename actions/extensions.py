@@ -186,16 +186,30 @@ class ValidateExtensionForm(FormValidationAction):
         if new_option is not None and new_option != tracker.get_slot("ext_option"):
             return {"ext_option": new_option, "ext_confirmed": None}
         if is_question(text):  # a question is never a signature, even "这样可以吗"
-            # Answer what the plan changes and what it leaves alone, then ask for the same plan again.
-            chosen = candidate(tracker, tracker.get_slot("ext_loan_id")) or {}
-            dispatcher.utter_message(
-                response="utter_ext_confirm_scope",
-                option_title=option_title(domain, tracker.get_slot("language"), tracker.get_slot("ext_option")),
-                overdue_amount=chosen.get("overdue_amount", ""),
-                penalty=chosen.get("penalty", ""),
-            )
+            send_confirm_scope(dispatcher, tracker, domain)
             return {"ext_confirmed": None}
         return yes_no_slot("ext_confirmed", text, tracker, dispatcher, parse_confirmation, "utter_ext_invalid_confirm")
+
+
+def at_plan_confirmation(tracker: Tracker) -> bool:
+    """Whether the customer is being asked to confirm a self-service plan."""
+    return (
+        (tracker.active_loop or {}).get("name") == "extension_form"
+        and tracker.get_slot("requested_slot") == "ext_confirmed"
+        and tracker.get_slot("ext_self_service") is not False
+        and bool(tracker.get_slot("ext_option"))
+    )
+
+
+def send_confirm_scope(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> None:
+    """What the plan being confirmed changes and what it leaves alone (the form then asks again)."""
+    chosen = candidate(tracker, tracker.get_slot("ext_loan_id")) or {}
+    dispatcher.utter_message(
+        response="utter_ext_confirm_scope",
+        option_title=option_title(domain, tracker.get_slot("language"), tracker.get_slot("ext_option")),
+        overdue_amount=chosen.get("overdue_amount", ""),
+        penalty=chosen.get("penalty", ""),
+    )
 
 
 class ActionAskExtLoanId(Action):

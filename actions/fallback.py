@@ -28,6 +28,12 @@ TOPICS = (
     "ask_credit_impact",
     "setup_autopay",
     "complain",
+    "ask_partial_payment",
+    "ask_case_status",
+    "change_phone",
+    "report_old_number",
+    "ask_report_police",
+    "ask_consequences",
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
+from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -20,7 +21,8 @@ from actions.common import (
     send_overdue_lines,
     send_plans,
 )
-from bot.domain.dates import mentioned_date, wants_whole_loan
+from actions.extensions import at_plan_confirmation, send_confirm_scope
+from bot.domain.dates import asks_due_date, mentioned_date, wants_whole_loan
 from bot.domain.notices import NoticePolicy
 from bot.domain.repayment import RepaymentPolicy, apply_partial
 from bot.domain.rules import DAILY_PENALTY_RATE, to_fen
@@ -87,6 +89,22 @@ class ActionTellAmountDue(AccountAction):
     def name(self) -> str:
         return "action_tell_amount_due"
 
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        if at_plan_confirmation(tracker):
+            # "那12号到期的那期2600还要还吗" while confirming a plan is about the plan: what it
+            # changes and what it leaves alone, then the same confirmation again.
+            send_confirm_scope(dispatcher, tracker, domain)
+            return []
+        return await super().run(dispatcher, tracker, domain)
+
+    def anonymous(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+        asked = str(tracker.latest_message.get("text") or "")
+        dispatcher.utter_message(
+            response="utter_due_date_anonymous" if asks_due_date(asked) else "utter_login_required"
+        )
+
     def answer(
         self,
         dispatcher: CollectingDispatcher,
@@ -106,6 +124,15 @@ class ActionTellAmountDue(AccountAction):
             send_amount_on(dispatcher, overview, on)
             return
         position = overview.position
+        if on is None and asks_due_date(asked) and position.next_due is not None:
+            # "几号还款", "when is my next payment due": the date first, then anything overdue.
+            send_next_due(dispatcher, position)
+            if position.is_overdue:
+                dispatcher.utter_message(
+                    response="utter_amount_due_summary", **position_variables(position, overview.today)
+                )
+                send_overdue_lines(dispatcher, position)
+            return
         if position.is_overdue:
             dispatcher.utter_message(
                 response="utter_amount_due_summary", **position_variables(position, overview.today)

@@ -171,3 +171,15 @@ WHOLE_LOAN = re.compile(
 def wants_whole_loan(text: str) -> bool:
     """Whether the customer asks what it takes to repay the whole loan, not just what is overdue."""
     return bool(WHOLE_LOAN.search(_fold(text)))
+
+
+DUE_DATE_QUESTION = re.compile(
+    r"几号|哪天|哪一天|什么时候(要|该|得)?还|何时还|还款日|还款日期|到期日是|扣款日|哪号"
+    r"|\bdue date\b|\bwhen\b.{0,30}\bdue\b|\bwhen (do|should|must) i (have to )?(re)?pay\b|\bnext (re)?payment\b"
+    r"|\bwhat day\b|\bpayment due\b|\bpayment date\b|\bwhen is my (next )?(payment|instalment|installment|bill)\b"
+)
+
+
+def asks_due_date(text: str) -> bool:
+    """Whether the message asks when the next payment is due ("几号还款", "when is my next payment due")."""
+    return bool(DUE_DATE_QUESTION.search(_fold(text)))

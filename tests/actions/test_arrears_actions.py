@@ -105,6 +105,19 @@ async def test_a_disputed_loan_gets_no_payoff_figure(records):
     assert names(messages) == ["utter_loan_under_investigation", "utter_payoff_nothing"]
 
 
+async def test_a_due_date_question_gets_the_next_due_date_first(records):
+    messages = await say(ActionTellAmountDue(), as_customer("C1001", "几号还款"))
+    assert names(messages) == ["utter_next_due", "utter_amount_due_summary", "utter_overdue_line"]
+    assert (messages[0]["due_date"], messages[0]["amount"]) == ("2026-12-16", "1,080.00")
+    messages = await say(ActionTellAmountDue(), as_customer("C1005", "when is my next payment due"))
+    assert names(messages) == ["utter_next_due"]
+
+
+async def test_a_visitor_asking_the_due_date_learns_where_to_see_it(no_records):
+    assert names(await say(ActionTellAmountDue(), as_visitor("下次还款日是哪天"))) == ["utter_due_date_anonymous"]
+    assert names(await say(ActionTellAmountDue(), as_visitor("我欠多少"))) == ["utter_login_required"]
+
+
 # --- why the extra fen ---------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain.dates import mentioned_date, wants_whole_loan
+from bot.domain.dates import asks_due_date, mentioned_date, wants_whole_loan
 from bot.domain.notice_match import described_notice, fits
 from bot.domain.repayment import RepaymentPolicy, ScheduledInstalment, apply_partial, explain_extra, loan_payoff
 from bot.domain.rules import InstalmentState, overdue_position
@@ -66,6 +66,23 @@ def test_no_day_is_read_into_a_question_without_one(text: str) -> None:
 )
 def test_whole_loan_questions(text: str, whole: bool) -> None:
     assert wants_whole_loan(text) is whole
+
+
+@pytest.mark.parametrize(
+    ("text", "due"),
+    [
+        ("几号还款", True),
+        ("下次还款日", True),
+        ("我要什么时候还款", True),
+        ("when is my next payment due", True),
+        ("what day is my payment due", True),
+        ("那12号到期的那期2600还要还吗", False),
+        ("我欠多少", False),
+        ("how much do i owe", False),
+    ],
+)
+def test_due_date_questions(text: str, due: bool) -> None:
+    assert asks_due_date(text) is due
 
 
 def policy() -> RepaymentPolicy:
