@@ -84,6 +84,7 @@ test-stories: train
 
 eval-nlu: train
 	$(PY) scripts/eval_nlu.py
+	$(PY) scripts/eval_real.py
 
 # Not part of `make test`: writes bench/results.md and bench/results.json from one run.
 bench: db

@@ -11,6 +11,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import render
+from bot.domain.adjacent import adjacent_topic
 from bot.domain.noise import is_noise
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -83,4 +84,19 @@ class ActionHandleLowConfidence(Action):
             # Put the person first: two attempts have failed, but the customer decides.
             buttons = [buttons[-1], *buttons[:-1]]
         dispatcher.utter_message(response="utter_offer_human" if second else "utter_ask_rephrase", buttons=buttons)
+        return []
+
+
+class ActionOutOfScope(Action):
+    """A question the assistant does not handle: for another banking service, where the app
+    handles it; otherwise a polite redirect to what the assistant does. Nothing is opened."""
+
+    def name(self) -> str:
+        return "action_out_of_scope"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        topic = adjacent_topic(str(tracker.latest_message.get("text") or ""))
+        dispatcher.utter_message(response=f"utter_out_of_scope_{topic}" if topic else "utter_out_of_scope")
         return []
