@@ -51,6 +51,7 @@ def said_they_struggle(tracker: Tracker) -> bool:
 
 
 def session_intents(tracker: Tracker) -> list[str]:
+    """The intent of every message the customer sent in this tracker, oldest first."""
     return [
         (e.get("parse_data") or {}).get("intent", {}).get("name") or "?"
         for e in tracker.events

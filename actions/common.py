@@ -79,16 +79,18 @@ def position_variables(position: OverduePosition, today: dt.date) -> dict[str, A
     }
 
 
-def send_overdue_lines(dispatcher: CollectingDispatcher, position: OverduePosition) -> None:
+def send_overdue_lines(dispatcher: CollectingDispatcher, position: OverduePosition, on: dt.date | None = None) -> None:
+    """One line per overdue instalment; with ``on``, as it will stand on that day."""
+    extra = {"response": "utter_overdue_line_on", "day": day(on)} if on else {"response": "utter_overdue_line"}
     for item in position.items:
         dispatcher.utter_message(
-            response="utter_overdue_line",
             loan_id=item.loan_id,
             seq=item.seq,
             amount=money(item.amount),
             due_date=day(item.due_date),
             days=item.days_overdue,
             penalty=money(item.penalty),
+            **extra,
         )
 
 

@@ -16,7 +16,7 @@ from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.care import said_they_struggle
+from actions.care import said_they_struggle, session_intents
 from actions.common import AccountAction, agrees_to_record, bank_clock, last_text_with_intent, money, now, yes_no_slot
 from bot.domain.complaints import complaint_category
 from bot.domain.errors import Outage, UserError
@@ -45,11 +45,8 @@ def transcript(tracker: Tracker) -> list[dict[str, Any]]:
 
 
 def wanted(tracker: Tracker) -> list[str]:
-    return [
-        (e.get("parse_data") or {}).get("intent", {}).get("name") or "?"
-        for e in tracker.events
-        if e.get("event") == "user"
-    ][-6:]
+    """The intents of the customer's latest six messages, for the ticket summary."""
+    return session_intents(tracker)[-6:]
 
 
 def _account_line(customer_id: str) -> str | None:

@@ -159,17 +159,7 @@ def send_amount_on(dispatcher: CollectingDispatcher, overview: AccountOverview, 
         difference=money(position.total_due - overview.position.total_due),
         **position_variables(position, on),
     )
-    for item in position.items:
-        dispatcher.utter_message(
-            response="utter_overdue_line_on",
-            loan_id=item.loan_id,
-            seq=item.seq,
-            amount=money(item.amount),
-            due_date=day(item.due_date),
-            days=item.days_overdue,
-            penalty=money(item.penalty),
-            day=day(on),
-        )
+    send_overdue_lines(dispatcher, position, on)
     if position.next_due is not None and position.next_due.due_date == on:
         send_next_due(dispatcher, position)
 

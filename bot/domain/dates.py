@@ -75,10 +75,6 @@ _NEXT_WEEK = re.compile(r"下周|下个?星期|下个?礼拜|\bnext week\b")
 _MONTH_END = re.compile(r"月底|\bend of (the|this) month\b")
 
 
-def _fold(text: str) -> str:
-    return normalise(text)
-
-
 def _next_day_of_month(today: dt.date, day: int) -> dt.date | None:
     for months in (0, 1, 2):
         month_start = today.replace(day=1) + relativedelta(months=months)
@@ -113,7 +109,7 @@ def _weekday(today: dt.date, weekday: int, weeks_ahead: int) -> dt.date:
 
 def mentioned_date(text: str, today: dt.date) -> dt.date | None:
     """The day the message asks about, or None when it names none (the caller means today)."""
-    t = _fold(text)
+    t = normalise(text)
     m = _ISO.search(t)
     if m:
         try:
@@ -170,7 +166,7 @@ WHOLE_LOAN = re.compile(
 
 def wants_whole_loan(text: str) -> bool:
     """Whether the customer asks what it takes to repay the whole loan, not just what is overdue."""
-    return bool(WHOLE_LOAN.search(_fold(text)))
+    return bool(WHOLE_LOAN.search(normalise(text)))
 
 
 DUE_DATE_QUESTION = re.compile(
@@ -182,4 +178,4 @@ DUE_DATE_QUESTION = re.compile(
 
 def asks_due_date(text: str) -> bool:
     """Whether the message asks when the next payment is due ("几号还款", "when is my next payment due")."""
-    return bool(DUE_DATE_QUESTION.search(_fold(text)))
+    return bool(DUE_DATE_QUESTION.search(normalise(text)))
