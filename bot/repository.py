@@ -26,6 +26,8 @@ from sqlalchemy.sql.elements import BooleanClauseList
 from bot.domain.model import (
     AgentMessage,
     Case,
+    ChatEntry,
+    ChatRating,
     Customer,
     ExtensionRequest,
     HandoffTicket,
@@ -102,6 +104,16 @@ class NoticeRecords(Protocol):
     ) -> Sequence[SmsNotice]: ...
     def record_sent(self, notice_id: int, token: str, at: dt.datetime) -> bool: ...
     def record_failed(self, notice_id: int, token: str, error: str) -> bool: ...
+
+
+class ChatRecords(Protocol):
+    def lock_conversation(self, conversation_id: str) -> None: ...
+    def last(self, conversation_id: str) -> ChatEntry | None: ...
+    def add(self, entry: ChatEntry) -> None: ...
+    def after(self, conversation_id: str, seq: int, limit: int) -> Sequence[ChatEntry]: ...
+    def of_session(self, conversation_id: str, session: int, limit: int) -> Sequence[ChatEntry]: ...
+    def add_rating(self, rating: ChatRating) -> None: ...
+    def rating_of(self, conversation_id: str, session: int) -> ChatRating | None: ...
 
 
 class VulnerabilityRecords(Protocol):
@@ -478,3 +490,49 @@ class SqlVulnerabilityRecords:
     def add(self, flag: VulnerabilityFlag) -> None:
         self.session.add(flag)
         self.session.flush()  # a second active flag of the customer fails here, inside the use case
+
+
+class SqlChatRecords:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def lock_conversation(self, conversation_id: str) -> None:
+        """Writers of one conversation's lines take turns until commit (PostgreSQL: a transaction-scoped
+        advisory lock; SQLite has one writer at a time anyway, and the unique number catches the rest)."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(conversation_id, 0))))
+
+    def last(self, conversation_id: str) -> ChatEntry | None:
+        stmt = select(ChatEntry).where(ChatEntry.conversation_id == conversation_id).order_by(ChatEntry.seq.desc())
+        return self.session.execute(stmt.limit(1)).scalars().first()
+
+    def add(self, entry: ChatEntry) -> None:
+        self.session.add(entry)
+        self.session.flush()  # a concurrent writer's line with the same seq fails here, inside the use case
+
+    def after(self, conversation_id: str, seq: int, limit: int) -> Sequence[ChatEntry]:
+        stmt = (
+            select(ChatEntry)
+            .where(ChatEntry.conversation_id == conversation_id, ChatEntry.seq > seq)
+            .order_by(ChatEntry.seq)
+            .limit(limit)
+        )
+        return self.session.execute(stmt).scalars().all()
+
+    def of_session(self, conversation_id: str, session: int, limit: int) -> Sequence[ChatEntry]:
+        """The session's last ``limit`` lines, oldest first."""
+        stmt = (
+            select(ChatEntry)
+            .where(ChatEntry.conversation_id == conversation_id, ChatEntry.session == session)
+            .order_by(ChatEntry.seq.desc())
+            .limit(limit)
+        )
+        return list(reversed(self.session.execute(stmt).scalars().all()))
+
+    def add_rating(self, rating: ChatRating) -> None:
+        self.session.add(rating)
+        self.session.flush()
+
+    def rating_of(self, conversation_id: str, session: int) -> ChatRating | None:
+        stmt = select(ChatRating).where(ChatRating.conversation_id == conversation_id, ChatRating.session == session)
+        return self.session.execute(stmt).scalars().first()

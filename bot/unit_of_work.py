@@ -1,7 +1,7 @@
 """Unit of work: one session per use case, committed explicitly, rolled back otherwise.
 
 Services reach records only through the repositories a unit of work carries (``loans``,
-``extensions``, ``cases``, ``tickets``, ``notices``, ``vulnerability_flags``); tests pass an in-memory one
+``extensions``, ``cases``, ``tickets``, ``notices``, ``vulnerability_flags``, ``chat``); tests pass an in-memory one
 (``tests/fakes.py``) through the same factory argument.
 """
 
@@ -16,10 +16,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import db
 from bot.repository import (
     CaseRecords,
+    ChatRecords,
     ExtensionRecords,
     LoanRecords,
     NoticeRecords,
     SqlCaseRecords,
+    SqlChatRecords,
     SqlExtensionRecords,
     SqlLoanRecords,
     SqlNoticeRecords,
@@ -37,6 +39,7 @@ class UnitOfWork(Protocol):
     tickets: TicketRecords
     notices: NoticeRecords
     vulnerability_flags: VulnerabilityRecords
+    chat: ChatRecords
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(
@@ -56,6 +59,7 @@ class SqlAlchemyUnitOfWork:
     tickets: TicketRecords
     notices: NoticeRecords
     vulnerability_flags: VulnerabilityRecords
+    chat: ChatRecords
 
     def __init__(self, database_url: str | None = None, factory: sessionmaker[Session] | None = None) -> None:
         if factory is None:
@@ -75,6 +79,7 @@ class SqlAlchemyUnitOfWork:
         self.tickets = SqlTicketRecords(self.session)
         self.notices = SqlNoticeRecords(self.session)
         self.vulnerability_flags = SqlVulnerabilityRecords(self.session)
+        self.chat = SqlChatRecords(self.session)
         return self
 
     def __exit__(

@@ -17,6 +17,8 @@ from typing import Any
 from bot.domain.model import (
     AgentMessage,
     Case,
+    ChatEntry,
+    ChatRating,
     Customer,
     ExtensionRequest,
     HandoffTicket,
@@ -345,6 +347,45 @@ class FakeVulnerabilityRecords:
         self.flags.append(flag)
 
 
+class FakeChatRecords:
+    def __init__(self) -> None:
+        self.entries: list[ChatEntry] = []
+        self.ratings: list[ChatRating] = []
+        self._ids = _Ids()
+
+    def lock_conversation(self, conversation_id: str) -> None:
+        pass
+
+    def last(self, conversation_id: str) -> ChatEntry | None:
+        return max((e for e in self.entries if e.conversation_id == conversation_id), key=lambda e: e.seq, default=None)
+
+    def add(self, entry: ChatEntry) -> None:
+        if any(e.conversation_id == entry.conversation_id and e.seq == entry.seq for e in self.entries):
+            raise AssertionError("duplicate seq")  # the unique constraint would refuse
+        entry.id = self._ids.next()
+        self.entries.append(entry)
+
+    def after(self, conversation_id: str, seq: int, limit: int) -> Sequence[ChatEntry]:
+        mine = sorted(
+            (e for e in self.entries if e.conversation_id == conversation_id and e.seq > seq), key=lambda e: e.seq
+        )
+        return mine[:limit]
+
+    def of_session(self, conversation_id: str, session: int, limit: int) -> Sequence[ChatEntry]:
+        mine = sorted(
+            (e for e in self.entries if e.conversation_id == conversation_id and e.session == session),
+            key=lambda e: e.seq,
+        )
+        return mine[-limit:]
+
+    def add_rating(self, rating: ChatRating) -> None:
+        rating.id = self._ids.next()
+        self.ratings.append(rating)
+
+    def rating_of(self, conversation_id: str, session: int) -> ChatRating | None:
+        return next((r for r in self.ratings if r.conversation_id == conversation_id and r.session == session), None)
+
+
 class FakeUnitOfWork:
     """Every ``with`` block sees the same in-memory records; ``commits`` counts commits."""
 
@@ -355,6 +396,7 @@ class FakeUnitOfWork:
         self.tickets = FakeTicketRecords()
         self.notices = FakeNoticeRecords(self.loans)
         self.vulnerability_flags = FakeVulnerabilityRecords()
+        self.chat = FakeChatRecords()
         self.commits = 0
 
     def __enter__(self) -> FakeUnitOfWork:

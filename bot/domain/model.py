@@ -1,5 +1,5 @@
 """Loan records: customers, loans, the instalment schedule, repayments, the SMS notice log, cases,
-handoff tickets and the care flags customers asked for.
+handoff tickets, the care flags customers asked for and the chat as the customer saw it.
 
 Times are naive datetimes in the bank's local time zone (Asia/Shanghai by default);
 dates are calendar dates in that zone. Money is Decimal in Numeric(12, 2).
@@ -11,7 +11,19 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint, text
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, declarative_base, relationship
 from sqlalchemy.sql.schema import Column, MetaData
@@ -250,6 +262,8 @@ class AgentMessage(Base):
     text: str = Column(String(2000), nullable=False)
     created_at: dt.datetime = Column(DateTime, nullable=False)
     fetched_at: dt.datetime | None = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    # Its line in the chat (ChatEntry.seq), so a page that already showed it from the stream skips it.
+    chat_seq: int | None = Column(Integer, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
 
 
 class VulnerabilityFlag(Base):
@@ -280,3 +294,44 @@ class VulnerabilityFlag(Base):
     created_at: dt.datetime = Column(DateTime, nullable=False)
     # Set when the customer withdrew consent.
     cleared_at: dt.datetime | None = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+
+
+class ChatEntry(Base):
+    """One line of the chat as the customer sees it (the chat page's history and live stream).
+
+    ``seq`` numbers a conversation's lines 1, 2, 3 ... in the order they were committed (the
+    unique constraint makes a concurrent writer retry with the next number), so a page that saw
+    line n asks for the lines after n and misses none. ``session`` groups them as the page shows
+    them: a customer message after the chat ended or after the idle time starts the next one.
+    """
+
+    __tablename__ = "chat_entries"
+    __table_args__ = (UniqueConstraint("conversation_id", "seq"),)
+
+    id: int = Column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: str = Column(String(80), nullable=False)
+    seq: int = Column(Integer, nullable=False)
+    session: int = Column(Integer, nullable=False)
+    # user | bot | agent | status
+    kind: str = Column(String(8), nullable=False)
+    text: str = Column(Text, nullable=False, default="")
+    # JSON list of {"title", "payload"} (bot lines with buttons)
+    buttons: str | None = Column(Text, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    # status lines: queued | agent_joined | bot_back | ended
+    status: str | None = Column(String(16), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    created_at: dt.datetime = Column(DateTime, nullable=False)
+
+
+class ChatRating(Base):
+    """The customer's answer to "how was this chat?" (1-5) when they end a chat; one per chat session."""
+
+    __tablename__ = "chat_ratings"
+    __table_args__ = (UniqueConstraint("conversation_id", "session"),)
+
+    id: int = Column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: str = Column(String(80), nullable=False)
+    session: int = Column(Integer, nullable=False)
+    customer_id: str | None = Column(String(32), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    language: str = Column(String(2), nullable=False)
+    rating: int = Column(Integer, nullable=False)
+    created_at: dt.datetime = Column(DateTime, nullable=False)

@@ -19,17 +19,21 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.domain.distress import care_needed
+from bot.domain.errors import Outage
 from bot.domain.handback import wants_the_bot_back
 from bot.domain.secrets import mask_secrets
 from bot.identity import ANONYMOUS_SENDER, customer_conversation, visitor_conversation
 from bot.language import detect_language
 from bot.log_masking import install_log_masking
-from bot.rasa_ext import speedups
+from bot.rasa_ext import chat_page, speedups
+from bot.rasa_ext.chat_stream import MemoryNotifier, TooManyStreams, notifier_from_environment, sse
 from bot.rasa_ext.inbox_hints import MemoryHints, RedisHints, hints_from_environment
 from bot.rasa_ext.limits import limits_from_environment
 from bot.rasa_ext.payloads import sanitise_payload
 from bot.rasa_ext.waiting import back_to_bot, care_message, render, waiting_reply
 from bot.rasa_ext.waiting import resume as resume_conversation
+from bot.services import chat_log
+from bot.services.chat_log import Line
 from bot.settings import get_settings
 from bot.tokens import InvalidToken, verify
 from bot.unit_of_work import SqlAlchemyUnitOfWork
@@ -90,7 +94,42 @@ def _inbox(conversation_id: str) -> list[dict[str, Any]]:
     except Exception:  # the customer's own answer must not fail because the inbox is unreachable
         logger.exception("inapp: reading the agent inbox failed")
         return []
-    return [{"recipient_id": conversation_id, "text": m["text"], "from": m["sender"]} for m in messages]
+    return [
+        {"recipient_id": conversation_id, "text": m["text"], "from": m["sender"], "seq": m.get("seq")} for m in messages
+    ]
+
+
+async def _record(conversation_id: str, lines: list[Line]) -> list[chat_log.ChatLine]:
+    """Store lines of the chat page's history; the reply never fails because this did."""
+    if not lines:
+        return []
+    try:
+        return await asyncio.to_thread(
+            chat_log.append, SqlAlchemyUnitOfWork, conversation_id, lines, get_settings().clock().now()
+        )
+    except Exception:  # noqa: BLE001 - the customer still gets the answer, unnumbered
+        logger.exception("inapp: storing chat lines failed")
+        return []
+
+
+def _line_of(message: dict[str, Any]) -> Line | None:
+    """The chat line of a reply the channel sends (None for one with nothing to show)."""
+    text = str(message.get("text") or "")
+    buttons = [
+        {"title": str(b.get("title") or ""), "payload": str(b.get("payload") or "")}
+        for b in message.get("buttons") or ()
+        if isinstance(b, dict)
+    ]
+    if not text and not buttons:
+        return None
+    return Line("agent" if message.get("from") == "agent" else "bot", text, tuple(buttons))
+
+
+def _viewer(request: Request, secret: str) -> tuple[str, str | None]:
+    """Who reads the chat (history, stream): the token, or an anonymous visitor's id in X-Chat-Sender."""
+    return conversation_for(
+        request.headers.get("authorization"), {"sender": request.headers.get("x-chat-sender")}, secret
+    )
 
 
 REPLY_TIMEOUT_SECONDS = 4.5
@@ -145,10 +184,112 @@ class InAppInput(InputChannel):
         secret = get_settings().jwt_secret
         limits = limits_from_environment()
         hints = hints_from_environment()
+        page_settings = chat_log.chat_settings()
+        notifier = notifier_from_environment(page_settings.max_streams_per_conversation)
 
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
+
+        @hook.route("/chat", methods=["GET"])
+        async def chat(request: Request) -> HTTPResponse:
+            """The customer's chat page (CONTRACTS section 7)."""
+            asked = request.args.get("lang") or ""
+            accept = (request.headers.get("accept-language") or "").lower()
+            language = asked if asked in chat_page.LANGUAGES else ("en" if accept.startswith("en") else "zh")
+            base = request.path.rsplit("/chat", 1)[0]
+            return response.html(
+                chat_page.page(base, language, MAX_MESSAGE_CHARS), headers=chat_page.security_headers()
+            )
+
+        @hook.route("/chat/static/<name>", methods=["GET"])
+        async def chat_asset(_: Request, name: str) -> HTTPResponse:
+            found = chat_page.asset(name)
+            if found is None:
+                return response.json({"error": "no such file"}, status=404)
+            headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"}
+            return response.raw(found.body, content_type=found.content_type, headers=headers)
+
+        @hook.route("/history", methods=["GET"])
+        async def chat_history(request: Request) -> HTTPResponse:
+            """The current chat session as the page shows it, the last line's number and the language."""
+            try:
+                conversation_id, customer_id = _viewer(request, secret)
+            except BadRequest as exc:
+                return response.json({"error": exc.error}, status=exc.status)
+            try:
+                found = await asyncio.to_thread(chat_log.history, SqlAlchemyUnitOfWork, conversation_id)
+            except Outage:
+                return response.json({"error": "the chat history is unavailable; try again shortly"}, status=503)
+            tracker = await _stored_tracker(request, conversation_id)
+            language = (tracker.get_slot("language") if tracker and tracker.events else None) or (
+                await asyncio.to_thread(chat_log.customer_language, SqlAlchemyUnitOfWork, customer_id)
+                if customer_id
+                else None
+            )
+            return response.json(
+                {
+                    "session": found.session,
+                    "ended": found.ended,
+                    "last_seq": found.last_seq,
+                    "lines": [line.payload() for line in found.lines],
+                    "language": language,
+                    "verified": customer_id is not None,
+                    "with_person": _is_paused(tracker),
+                },
+                headers={"Cache-Control": "no-store"},
+            )
+
+        @hook.route("/stream", methods=["GET"])
+        async def chat_stream(request: Request) -> HTTPResponse | None:
+            """Server-sent events: every line after ``after`` (or Last-Event-ID), then new ones live."""
+            try:
+                conversation_id, _ = _viewer(request, secret)
+                after = _after(request)
+            except BadRequest as exc:
+                return response.json({"error": exc.error}, status=exc.status)
+            try:
+                queue = notifier.subscribe(conversation_id)
+            except TooManyStreams:
+                return response.json({"error": "too many open streams for this conversation"}, status=429)
+            try:
+                await _serve_stream(request, notifier, queue, conversation_id, after, page_settings)
+            finally:
+                notifier.unsubscribe(conversation_id, queue)
+            return None
+
+        @hook.route("/end", methods=["POST"])
+        async def end(request: Request) -> HTTPResponse:
+            """The customer ends the chat, optionally with a rating 1-5: {"rating"?, "language"?}."""
+            try:
+                raw = json.loads(request.body or b"{}")
+            except ValueError:
+                return response.json({"error": "body must be a JSON object"}, status=400)
+            body = raw if isinstance(raw, dict) else {}
+            try:
+                conversation_id, customer_id = conversation_for(request.headers.get("authorization"), body, secret)
+            except BadRequest as exc:
+                return response.json({"error": exc.error}, status=exc.status)
+            rating = body.get("rating")
+            if rating is not None and (isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5):
+                return response.json({"error": "'rating' must be a whole number from 1 to 5"}, status=400)
+            language = body.get("language") if body.get("language") in chat_page.LANGUAGES else "zh"
+            try:
+                line = await asyncio.to_thread(
+                    chat_log.end_chat,
+                    SqlAlchemyUnitOfWork,
+                    conversation_id,
+                    customer_id,
+                    str(language),
+                    rating,
+                    get_settings().clock().now(),
+                )
+            except chat_log.AlreadyRated:
+                return response.json({"error": "this chat has been rated already"}, status=409)
+            except Outage:
+                return response.json({"error": "the chat could not be ended; try again shortly"}, status=503)
+            await notifier.publish(conversation_id, {"type": "lines"})
+            return response.json({"status": "ended", "line": line.payload() if line else None})
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
@@ -175,6 +316,8 @@ class InAppInput(InputChannel):
             # What a button could have sent and nothing more (no slots set through "/intent{...}").
             read = sanitise_payload(text, request.app.ctx.agent.domain.intents)
             masked = mask_secrets(read)
+            # The customer's line first, so lines other processes add meanwhile ("queued") come after it.
+            user_lines = await _record(conversation_id, [Line("user", mask_secrets(text))])
             if masked != read:
                 # Warn, and never let the raw value reach the tracker store, logs or tickets.
                 replies.append(
@@ -188,7 +331,15 @@ class InAppInput(InputChannel):
                 if _is_paused(tracker):
                     text_back = await back_to_bot(request.app.ctx.agent, conversation_id, _slot_language(tracker))
                     replies.append({"recipient_id": conversation_id, "text": text_back})
-                    return response.json([_public(m) for m in replies])
+                    return await _reply(
+                        conversation_id,
+                        replies,
+                        [],
+                        user_lines,
+                        detected,
+                        notifier,
+                        [Line("status", status="bot_back")],
+                    )
             # Care comes first, whatever else the message asks (and the hotline for any sign of self-harm).
             care = care_needed(masked)
             if care is not None:
@@ -232,7 +383,7 @@ class InAppInput(InputChannel):
                         }
                     )
             inbox = await asyncio.to_thread(_inbox, conversation_id) if await hints.take(conversation_id) else []
-            return response.json([_public(m) for m in replies + collector.messages + inbox])
+            return await _reply(conversation_id, replies + collector.messages, inbox, user_lines, detected, notifier)
 
         @hook.route("/inbox", methods=["POST"])
         async def inbox(request: Request) -> HTTPResponse:
@@ -251,25 +402,51 @@ class InAppInput(InputChannel):
         @hook.route("/agent/messages", methods=["POST"])
         async def agent_message(request: Request) -> HTTPResponse:
             """An agent writes to the customer: {"conversation_id", "text"}; the app receives it via the channel."""
-            return await _agent_call(request, hints, resume=False)
+            return await _agent_call(request, hints, notifier, resume=False)
 
         @hook.route("/agent/resume", methods=["POST"])
         async def agent_resume(request: Request) -> HTTPResponse:
             """The agent hands the conversation back to the bot: {"conversation_id"}."""
-            return await _agent_call(request, hints, resume=True)
+            return await _agent_call(request, hints, notifier, resume=True)
+
+        @hook.route("/agent/typing", methods=["POST"])
+        async def agent_typing(request: Request) -> HTTPResponse:
+            """The agent is writing: {"conversation_id", "typing": true|false}; the customer's page shows it."""
+            refused = _agent_refusal(request)
+            if refused is not None:
+                return refused
+            try:
+                body = json.loads(request.body or b"")
+            except ValueError:
+                return response.json({"error": "body must be a JSON object"}, status=400)
+            if not isinstance(body, dict) or not isinstance(body.get("conversation_id"), str):
+                return response.json({"error": "'conversation_id' is required"}, status=400)
+            typing = body.get("typing", True) is not False
+            await notifier.publish(body["conversation_id"], {"type": "typing", "who": "agent", "on": typing})
+            return response.json({"status": "sent"})
 
         return hook
 
 
-async def _agent_call(request: Request, hints: MemoryHints | RedisHints, resume: bool) -> HTTPResponse:
-    from bot.services.handoff import post_agent_message
-
+def _agent_refusal(request: Request) -> HTTPResponse | None:
+    """The error response for a request without the agent API token, or None when it has it."""
     token = get_settings().agent_api_token
     if not token:
         return response.json({"error": "the agent API is disabled: set AGENT_API_TOKEN"}, status=503)
     scheme, _, given = (request.headers.get("authorization") or "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token):
         return response.json({"error": "agent token required"}, status=401)
+    return None
+
+
+async def _agent_call(
+    request: Request, hints: MemoryHints | RedisHints, notifier: MemoryNotifier, resume: bool
+) -> HTTPResponse:
+    from bot.services.handoff import post_agent_message
+
+    refused = _agent_refusal(request)
+    if refused is not None:
+        return refused
     try:
         body = json.loads(request.body or b"")
     except ValueError:
@@ -287,20 +464,106 @@ async def _agent_call(request: Request, hints: MemoryHints | RedisHints, resume:
         at = get_settings().clock().now()
         await asyncio.to_thread(post_agent_message, SqlAlchemyUnitOfWork, conversation_id, text, "agent", at)
         await hints.mark(conversation_id)
+        await notifier.publish(conversation_id, {"type": "lines"})
         return response.json({"status": "queued"})
     tracker = await resume_conversation(agent, conversation_id)
     text = _response_text(request, "utter_handback", tracker.get_slot("language") or "zh")
     at = get_settings().clock().now()
     await asyncio.to_thread(post_agent_message, SqlAlchemyUnitOfWork, conversation_id, text, "bot", at)
     await hints.mark(conversation_id)
+    await notifier.publish(conversation_id, {"type": "lines"})
     return response.json({"status": "resumed"})
 
 
+def _after(request: Request) -> int:
+    raw = request.args.get("after") or request.headers.get("last-event-id") or "0"
+    if not raw.isdigit() or len(raw) > 12:
+        raise BadRequest(400, "'after' must be the number of a chat line (0 for all)")
+    return int(raw)
+
+
+async def _serve_stream(
+    request: Request,
+    notifier: MemoryNotifier,
+    queue: asyncio.Queue[dict[str, Any]],
+    conversation_id: str,
+    after: int,
+    settings: chat_log.ChatSettings,
+) -> None:
+    """Send the lines after ``after``, then each new one as it is stored, until ``stream_seconds``."""
+    loop = asyncio.get_running_loop()
+    stream = await request.respond(
+        content_type="text/event-stream; charset=utf-8",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+    await stream.send("retry: 1000\n\n")
+    deadline = loop.time() + settings.stream_seconds
+    quiet_since = loop.time()
+    while loop.time() < deadline:
+        try:
+            lines = await asyncio.to_thread(chat_log.lines_after, SqlAlchemyUnitOfWork, conversation_id, after)
+        except Outage:
+            lines = []  # the database is back soon; the page keeps what it has
+        for line in lines:
+            await stream.send(sse("line", line.payload(), line.seq))
+            after = line.seq
+            quiet_since = loop.time()
+        if len(lines) >= 200:
+            continue  # more waiting
+        # Across processes a notification arrives through Redis; without it, look more often.
+        poll = settings.poll_seconds_redis if notifier.hears_other_processes else settings.poll_seconds_embedded
+        try:
+            event = await asyncio.wait_for(queue.get(), timeout=min(poll, max(0.0, deadline - loop.time())))
+        except asyncio.TimeoutError:
+            if loop.time() - quiet_since >= 15:
+                await stream.send(": still here\n\n")  # keeps proxies from closing an idle stream
+                quiet_since = loop.time()
+            continue
+        if event.get("type") == "typing":
+            await stream.send(sse("typing", {"who": event.get("who"), "on": event.get("on", True)}))
+    await stream.eof()
+
+
+async def _reply(
+    conversation_id: str,
+    messages: list[dict[str, Any]],
+    inbox: list[dict[str, Any]],
+    user_lines: list[chat_log.ChatLine],
+    language: str | None,
+    notifier: MemoryNotifier,
+    before: list[Line] | None = None,
+) -> HTTPResponse:
+    """The webhook's answer: the replies (stored as chat lines, each with its number and time), then the
+    agent messages waiting (stored when the agent wrote them). Open pages are told to look."""
+    wanted = [(m, _line_of(m)) for m in messages]
+    lines = [line for _, line in wanted if line is not None]
+    stored = await _record(conversation_id, [*(before or []), *lines])
+    numbered = iter(stored[len(before or []) :] if stored else ())
+    out = []
+    for message, line in wanted:
+        public = _public(message)
+        if line is not None and stored:
+            shown = next(numbered)
+            public["seq"], public["time"] = shown.seq, shown.at.strftime("%H:%M")
+        out.append(public)
+    out.extend(_public(m) for m in inbox)
+    await notifier.publish(conversation_id, {"type": "lines"})
+    headers = {}
+    if user_lines:
+        headers["X-Chat-Seq"] = str(user_lines[0].seq)
+    if language:
+        headers["X-Chat-Language"] = language
+    return response.json(out, headers=headers)
+
+
 def _public(message: dict[str, Any]) -> dict[str, Any]:
-    """Only the fields the app renders: recipient_id, text and optional buttons."""
+    """Only the fields the app renders: recipient_id, text and optional buttons (and, for the chat page,
+    the line's number and time, and who wrote an agent-inbox message)."""
     out: dict[str, Any] = {"recipient_id": message.get("recipient_id"), "text": message.get("text", "")}
     if message.get("from"):
         out["from"] = message["from"]
+    if message.get("seq") is not None:
+        out["seq"] = message["seq"]
     if message.get("buttons"):
         out["buttons"] = [{"title": b.get("title"), "payload": b.get("payload")} for b in message["buttons"]]
     return out

@@ -16,13 +16,14 @@ from typing import Any, Protocol
 
 import requests
 import yaml
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot.clock import Clock
 from bot.domain.care import care_priority, care_summary_line
 from bot.domain.errors import RecordsUnavailable
 from bot.domain.model import AgentMessage, HandoffTicket
 from bot.domain.secrets import mask_secrets
+from bot.services import chat_log
 from bot.settings import get_settings
 from bot.unit_of_work import UowFactory
 
@@ -166,9 +167,14 @@ def create_ticket(
             )
             uow.tickets.add(ticket)
             uow.commit()
-            return _view(ticket)
+            view = _view(ticket)
     except SQLAlchemyError as exc:
         raise RecordsUnavailable() from exc
+    try:  # the customer's page shows that the chat now waits for a person; the ticket stands regardless
+        chat_log.append(uow_factory, conversation_id, [chat_log.Line("status", view.ticket_id, status="queued")], now)
+    except RecordsUnavailable:
+        logger.warning("the chat line for ticket %s could not be stored", view.ticket_id)
+    return view
 
 
 class HttpPoster(Protocol):
@@ -313,19 +319,44 @@ def retry_now(uow_factory: UowFactory, ticket_id: str | None, now: dt.datetime) 
         return len(tickets)
 
 
-def post_agent_message(uow_factory: UowFactory, conversation_id: str, text: str, sender: str, now: dt.datetime) -> None:
-    with uow_factory() as uow:
-        uow.tickets.add_message(
-            AgentMessage(conversation_id=conversation_id, sender=sender, text=text[:2000], created_at=now)
-        )
-        uow.commit()
+def post_agent_message(
+    uow_factory: UowFactory, conversation_id: str, text: str, sender: str, now: dt.datetime
+) -> list[chat_log.ChatLine]:
+    """A message for the customer's app from an agent (``sender`` "agent") or the hand-back notice
+    ("bot"), with its lines in the chat: an agent's first reply after the handoff is preceded by
+    "agent joined", the hand-back notice by "back to the assistant". Returns the lines."""
+    lines = []
+    if sender == "bot":
+        lines.append(chat_log.Line("status", status="bot_back"))
+    lines.append(chat_log.Line("agent" if sender == "agent" else "bot", text[:2000]))
+    for _attempt in range(chat_log.SEQ_RETRIES):
+        try:
+            with uow_factory() as uow:
+                if sender == "agent" and chat_log.waiting_for_person(uow, conversation_id):
+                    lines.insert(0, chat_log.Line("status", status="agent_joined"))
+                added = chat_log.append_in(uow, conversation_id, lines, now)
+                uow.tickets.add_message(
+                    AgentMessage(
+                        conversation_id=conversation_id,
+                        sender=sender,
+                        text=text[:2000],
+                        created_at=now,
+                        chat_seq=added[-1].seq,
+                    )
+                )
+                uow.commit()
+                return [chat_log.ChatLine.of(e) for e in added]
+        except IntegrityError:
+            lines = [line for line in lines if line.status != "agent_joined"]
+            continue
+    raise RecordsUnavailable()
 
 
-def fetch_agent_messages(uow_factory: UowFactory, conversation_id: str, now: dt.datetime) -> list[dict[str, str]]:
+def fetch_agent_messages(uow_factory: UowFactory, conversation_id: str, now: dt.datetime) -> list[dict[str, Any]]:
     """Messages from the agent (or the hand-back notice) not yet shown in the app; marks them shown."""
     with uow_factory() as uow:
         rows = uow.tickets.unfetched_messages(conversation_id)
         for row in rows:
             row.fetched_at = now
         uow.commit()
-        return [{"sender": row.sender, "text": row.text} for row in rows]
+        return [{"sender": row.sender, "text": row.text, "seq": row.chat_seq} for row in rows]
