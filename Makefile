@@ -64,6 +64,8 @@ run-scaled: db train serve
 
 serve:
 	@echo "Starting the action server on 127.0.0.1:$(ACTION_PORT) and Rasa on $(RASA_HOST):$(RASA_PORT) ($(ENDPOINTS)) ..."
+	@echo "Chat page (anonymous visitor): http://$(RASA_HOST):$(RASA_PORT)/webhooks/inapp/chat"
+	@echo "Chat page (demo customer C1001, token valid 12 h): http://$(RASA_HOST):$(RASA_PORT)/webhooks/inapp/chat#token=$$($(PY) -m bot token C1001 2>/dev/null)"
 	@trap 'kill 0' INT TERM EXIT; \
 	  $(PY) -m bot.rasa_ext.action_server --port $(ACTION_PORT) --domain $(DOMAIN) & \
 	  if [ -n "$$HANDOFF_WEBHOOK_URL" ]; then $(PY) -m bot tickets worker & fi; \

@@ -86,6 +86,7 @@ async def hand_off(
             summary,
             transcript(tracker),
             at,
+            pause,
         )
     except Outage:
         dispatcher.utter_message(response="utter_handoff_unavailable")

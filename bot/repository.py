@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, func, literal, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, noload
 from sqlalchemy.sql.elements import BooleanClauseList
@@ -497,10 +497,14 @@ class SqlChatRecords:
         self.session = session
 
     def lock_conversation(self, conversation_id: str) -> None:
-        """Writers of one conversation's lines take turns until commit (PostgreSQL: a transaction-scoped
-        advisory lock; SQLite has one writer at a time anyway, and the unique number catches the rest)."""
-        if self.session.get_bind().dialect.name == "postgresql":
+        """Writers of one conversation's lines take turns until commit: on PostgreSQL a transaction-scoped
+        advisory lock; on SQLite the database's write lock, taken now (by a write that changes nothing)
+        so that the last line is read inside it. The unique number catches anything else."""
+        dialect = self.session.get_bind().dialect.name
+        if dialect == "postgresql":
             self.session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(conversation_id, 0))))
+        elif dialect == "sqlite":
+            self.session.execute(update(ChatEntry).where(literal(False)).values(seq=ChatEntry.seq))
 
     def last(self, conversation_id: str) -> ChatEntry | None:
         stmt = select(ChatEntry).where(ChatEntry.conversation_id == conversation_id).order_by(ChatEntry.seq.desc())
@@ -523,7 +527,7 @@ class SqlChatRecords:
         """The session's last ``limit`` lines, oldest first."""
         stmt = (
             select(ChatEntry)
-            .where(ChatEntry.conversation_id == conversation_id, ChatEntry.session == session)
+            .where(ChatEntry.conversation_id == conversation_id, ChatEntry.chat_session == session)
             .order_by(ChatEntry.seq.desc())
             .limit(limit)
         )
@@ -534,5 +538,7 @@ class SqlChatRecords:
         self.session.flush()
 
     def rating_of(self, conversation_id: str, session: int) -> ChatRating | None:
-        stmt = select(ChatRating).where(ChatRating.conversation_id == conversation_id, ChatRating.session == session)
+        stmt = select(ChatRating).where(
+            ChatRating.conversation_id == conversation_id, ChatRating.chat_session == session
+        )
         return self.session.execute(stmt).scalars().first()

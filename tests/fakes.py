@@ -373,7 +373,7 @@ class FakeChatRecords:
 
     def of_session(self, conversation_id: str, session: int, limit: int) -> Sequence[ChatEntry]:
         mine = sorted(
-            (e for e in self.entries if e.conversation_id == conversation_id and e.session == session),
+            (e for e in self.entries if e.conversation_id == conversation_id and e.chat_session == session),
             key=lambda e: e.seq,
         )
         return mine[-limit:]
@@ -383,7 +383,9 @@ class FakeChatRecords:
         self.ratings.append(rating)
 
     def rating_of(self, conversation_id: str, session: int) -> ChatRating | None:
-        return next((r for r in self.ratings if r.conversation_id == conversation_id and r.session == session), None)
+        return next(
+            (r for r in self.ratings if r.conversation_id == conversation_id and r.chat_session == session), None
+        )
 
 
 class FakeUnitOfWork:

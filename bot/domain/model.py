@@ -301,7 +301,7 @@ class ChatEntry(Base):
 
     ``seq`` numbers a conversation's lines 1, 2, 3 ... in the order they were committed (the
     unique constraint makes a concurrent writer retry with the next number), so a page that saw
-    line n asks for the lines after n and misses none. ``session`` groups them as the page shows
+    line n asks for the lines after n and misses none. ``chat_session`` groups them as the page shows
     them: a customer message after the chat ended or after the idle time starts the next one.
     """
 
@@ -311,7 +311,7 @@ class ChatEntry(Base):
     id: int = Column(Integer, primary_key=True, autoincrement=True)
     conversation_id: str = Column(String(80), nullable=False)
     seq: int = Column(Integer, nullable=False)
-    session: int = Column(Integer, nullable=False)
+    chat_session: int = Column(Integer, nullable=False)
     # user | bot | agent | status
     kind: str = Column(String(8), nullable=False)
     text: str = Column(Text, nullable=False, default="")
@@ -326,11 +326,11 @@ class ChatRating(Base):
     """The customer's answer to "how was this chat?" (1-5) when they end a chat; one per chat session."""
 
     __tablename__ = "chat_ratings"
-    __table_args__ = (UniqueConstraint("conversation_id", "session"),)
+    __table_args__ = (UniqueConstraint("conversation_id", "chat_session"),)
 
     id: int = Column(Integer, primary_key=True, autoincrement=True)
     conversation_id: str = Column(String(80), nullable=False)
-    session: int = Column(Integer, nullable=False)
+    chat_session: int = Column(Integer, nullable=False)
     customer_id: str | None = Column(String(32), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
     language: str = Column(String(2), nullable=False)
     rating: int = Column(Integer, nullable=False)

@@ -229,7 +229,7 @@ class InAppInput(InputChannel):
             )
             return response.json(
                 {
-                    "session": found.session,
+                    "session": found.chat_session,
                     "ended": found.ended,
                     "last_seq": found.last_seq,
                     "lines": [line.payload() for line in found.lines],

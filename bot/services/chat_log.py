@@ -36,7 +36,7 @@ SEQ_RETRIES = 10
 
 @dataclass(frozen=True)
 class ChatSettings:
-    session_idle_minutes: int
+    idle_minutes: int  # config key session_idle_minutes
     history_lines: int
     stream_seconds: int
     poll_seconds_embedded: float
@@ -55,6 +55,11 @@ def chat_settings() -> ChatSettings:
         float(raw["poll_seconds_redis"]),
         int(raw["max_streams_per_conversation"]),
     )
+
+
+def idle_minutes() -> int:
+    """Minutes of silence after which a customer's message opens a new chat session."""
+    return chat_settings().idle_minutes
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,7 @@ class Line:
 @dataclass(frozen=True)
 class ChatLine:
     seq: int
-    session: int
+    chat_session: int
     kind: str
     text: str
     buttons: tuple[dict[str, str], ...]
@@ -87,7 +92,7 @@ class ChatLine:
         """The line as the page receives it; ``at`` and ``time`` are the bank's local time."""
         out: dict[str, Any] = {
             "seq": self.seq,
-            "session": self.session,
+            "session": self.chat_session,
             "kind": self.kind,
             "text": self.text,
             "at": self.at.isoformat(timespec="seconds"),
@@ -102,7 +107,7 @@ class ChatLine:
     @classmethod
     def of(cls, e: ChatEntry) -> ChatLine:
         buttons = tuple(json.loads(e.buttons)) if e.buttons else ()
-        return cls(e.seq, e.session, e.kind, e.text, buttons, e.status, e.created_at)
+        return cls(e.seq, e.chat_session, e.kind, e.text, buttons, e.status, e.created_at)
 
 
 _view = ChatLine.of
@@ -114,7 +119,7 @@ def waiting_for_person(uow: UnitOfWork, conversation_id: str) -> bool:
     last = uow.chat.last(conversation_id)
     if last is None:
         return False
-    for entry in reversed(uow.chat.of_session(conversation_id, last.session, chat_settings().history_lines)):
+    for entry in reversed(uow.chat.of_session(conversation_id, last.chat_session, chat_settings().history_lines)):
         if entry.status in ("queued", "agent_joined", "bot_back", "ended"):
             return entry.status == "queued"
     return False
@@ -125,7 +130,7 @@ def _shown_as(uow: UnitOfWork, conversation_id: str, last: ChatEntry | None, tex
     (among the bot's lines since the customer last wrote), else the text itself."""
     if last is None or not text.startswith("/"):
         return text
-    for entry in reversed(uow.chat.of_session(conversation_id, last.session, 20)):
+    for entry in reversed(uow.chat.of_session(conversation_id, last.chat_session, 20)):
         if entry.kind == "user":
             break
         for button in json.loads(entry.buttons) if entry.buttons else ():
@@ -141,19 +146,19 @@ def append_in(uow: UnitOfWork, conversation_id: str, lines: Sequence[Line], now:
     next session; every other line belongs to the current one (an agent's reply the next
     morning still belongs to the chat that asked for it).
     """
-    idle = dt.timedelta(minutes=chat_settings().session_idle_minutes)
+    idle = dt.timedelta(minutes=idle_minutes())
     uow.chat.lock_conversation(conversation_id)
     last = uow.chat.last(conversation_id)
     added = []
     for line in lines:
-        seq, session = (last.seq + 1, last.session) if last else (1, 1)
+        seq, session = (last.seq + 1, last.chat_session) if last else (1, 1)
         if last and line.kind == "user" and (last.status == "ended" or now - last.created_at > idle):
             session += 1
         text = _shown_as(uow, conversation_id, last, line.text) if line.kind == "user" else line.text
         entry = ChatEntry(
             conversation_id=conversation_id,
             seq=seq,
-            session=session,
+            chat_session=session,
             kind=line.kind,
             text=text,
             buttons=json.dumps(
@@ -191,7 +196,7 @@ def append(uow_factory: UowFactory, conversation_id: str, lines: Sequence[Line],
 class History:
     """What a reopened page shows: the current session's lines (none once it ended) and the last number."""
 
-    session: int
+    chat_session: int
     ended: bool
     last_seq: int
     lines: list[ChatLine]
@@ -204,9 +209,9 @@ def history(uow_factory: UowFactory, conversation_id: str) -> History:
             if last is None:
                 return History(0, False, 0, [])
             if last.status == "ended":
-                return History(last.session, True, last.seq, [])
-            lines = uow.chat.of_session(conversation_id, last.session, chat_settings().history_lines)
-            return History(last.session, False, last.seq, [_view(e) for e in lines])
+                return History(last.chat_session, True, last.seq, [])
+            lines = uow.chat.of_session(conversation_id, last.chat_session, chat_settings().history_lines)
+            return History(last.chat_session, False, last.seq, [_view(e) for e in lines])
     except SQLAlchemyError as exc:
         raise RecordsUnavailable() from exc
 
@@ -260,12 +265,12 @@ def end_chat(
                     else append_in(uow, conversation_id, [Line("status", status="ended")], now)
                 )
                 if rating is not None:
-                    if uow.chat.rating_of(conversation_id, last.session) is not None:
+                    if uow.chat.rating_of(conversation_id, last.chat_session) is not None:
                         raise AlreadyRated()
                     uow.chat.add_rating(
                         ChatRating(
                             conversation_id=conversation_id,
-                            session=last.session,
+                            chat_session=last.chat_session,
                             customer_id=customer_id,
                             language=language if language in ("zh", "en") else "zh",
                             rating=rating,

@@ -138,8 +138,12 @@ def create_ticket(
     summary: str,
     transcript: list[dict[str, Any]],
     now: dt.datetime,
+    waits_for_person: bool = True,
 ) -> TicketView:
     """Store a ticket (secrets in the transcript masked) for the delivery worker. Returns it.
+
+    ``waits_for_person``: the chat now waits for a person (the customer's page shows "queued");
+    False for a ticket that does not pause the chat, such as an extension referral.
 
     A customer who asked us to note a difficult situation (an active vulnerability flag) is answered
     sooner, priority at least ``high``, and the summary's first line tells the agent so."""
@@ -170,6 +174,8 @@ def create_ticket(
             view = _view(ticket)
     except SQLAlchemyError as exc:
         raise RecordsUnavailable() from exc
+    if not waits_for_person:
+        return view
     try:  # the customer's page shows that the chat now waits for a person; the ticket stands regardless
         chat_log.append(uow_factory, conversation_id, [chat_log.Line("status", view.ticket_id, status="queued")], now)
     except RecordsUnavailable:

@@ -20,7 +20,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("conversation_id", sa.String(length=80), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
-        sa.Column("session", sa.Integer(), nullable=False),
+        sa.Column("chat_session", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=8), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("buttons", sa.Text(), nullable=True),
@@ -34,13 +34,13 @@ def upgrade() -> None:
         "chat_ratings",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("conversation_id", sa.String(length=80), nullable=False),
-        sa.Column("session", sa.Integer(), nullable=False),
+        sa.Column("chat_session", sa.Integer(), nullable=False),
         sa.Column("customer_id", sa.String(length=32), nullable=True),
         sa.Column("language", sa.String(length=2), nullable=False),
         sa.Column("rating", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_chat_ratings")),
-        sa.UniqueConstraint("conversation_id", "session", name=op.f("uq_chat_ratings_conversation_id")),
+        sa.UniqueConstraint("conversation_id", "chat_session", name=op.f("uq_chat_ratings_conversation_id")),
     )
 
     with op.batch_alter_table("agent_messages", schema=None) as batch_op:

@@ -91,7 +91,9 @@ def test_traditional_chinese_is_understood(bot):
 
 def test_responses_have_the_rest_like_shape(bot):
     messages = bot.say("hi", sender="anon_shape_check")
-    assert messages and all(set(m) <= {"recipient_id", "text", "buttons"} for m in messages)
+    # Rasa's REST shape, plus the chat page's line number and bank-local time (CONTRACTS section 3 allows more).
+    assert messages and all(set(m) <= {"recipient_id", "text", "buttons", "seq", "time"} for m in messages)
+    assert all(isinstance(m["seq"], int) and len(m["time"]) == 5 for m in messages)
     assert all(m["recipient_id"] == "visitor:anon_shape_check" for m in messages)
 
 

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,9 +23,22 @@ import requests
 from sqlalchemy import create_engine, text
 
 from bot import db
+from bot.services import chat_log
 from bot.tokens import mint
+from bot.unit_of_work import SqlAlchemyUnitOfWork
 from tests.conftest import REDIS_TEST_URL, TODAY, require_redis, seeded_postgres
-from tests.integration.conftest import ACTION_TOKEN, BIN, ROOT, SECRET, _wait, free_port, latest_model, stop
+from tests.integration.conftest import (
+    ACTION_TOKEN,
+    AGENT_TOKEN,
+    BIN,
+    ROOT,
+    SECRET,
+    _wait,
+    free_port,
+    latest_model,
+    stop,
+)
+from tests.integration.test_chat_http import Stream
 
 REDIS_URL = REDIS_TEST_URL
 MESSAGES = [
@@ -77,6 +91,7 @@ def _start(store: str, work: Path, url: str, model: Path) -> Iterator[dict]:
         "BOT_JWT_SECRET": SECRET,
         "ACTION_PORT": str(action_port),
         "ACTION_SERVER_TOKEN": ACTION_TOKEN,
+        "AGENT_API_TOKEN": AGENT_TOKEN,
         "SANIC_HOST": "127.0.0.1",
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -169,3 +184,42 @@ def test_concurrent_messages_to_one_conversation_across_two_servers_are_each_han
             turns[current].append(event.get("text") or "")
     for message in MESSAGES:
         assert turns[message] == [m.get("text") or "" for m in replies[message] if m.get("from") is None], message
+
+    # The chat page's lines of this burst: numbered once each, none skipped, whichever server wrote them.
+    lines = chat_log.lines_after(lambda: SqlAlchemyUnitOfWork(servers["database_url"]), f"customer:{customer}", 0, 1000)
+    assert [line.seq for line in lines] == list(range(1, len(lines) + 1))
+    assert sorted(line.text for line in lines if line.kind == "user") == sorted(["你好", *MESSAGES])
+
+
+class _Bot:
+    """What tests.integration.test_chat_http.Stream needs to reach one of the servers."""
+
+    def __init__(self, webhook: str) -> None:
+        self.base = webhook.rsplit("/webhooks/", 1)[0]
+
+
+def test_a_page_streaming_from_one_server_sees_an_agent_message_posted_to_the_other(servers):
+    customer = "C1006"
+    headers = {"Authorization": f"Bearer {mint(customer, SECRET)}"}
+    assert requests.post(servers["webhooks"][0], json={"message": "转人工"}, headers=headers, timeout=30).ok
+    first, second = (_Bot(w) for w in servers["webhooks"])
+    stream = Stream(first, headers, after=0)
+    try:
+        replayed = stream.lines(1)
+        assert replayed[0]["text"] == "转人工"
+        time.sleep(0.5)  # the stream has caught up with the stored lines and waits for news
+        while not stream.events.empty():
+            stream.events.get_nowait()
+        started = time.monotonic()
+        posted = requests.post(
+            f"{second.base}/webhooks/inapp/agent/messages",
+            json={"conversation_id": f"customer:{customer}", "text": "您好，我是另一台服务器上的客服。"},
+            headers={"Authorization": f"Bearer {AGENT_TOKEN}"},
+            timeout=10,
+        )
+        assert posted.status_code == 200
+        arrived = [line for line in stream.lines(2, timeout=3) if line["kind"] == "agent"]
+        assert time.monotonic() - started < 1.0  # by Redis pub/sub, not by the stream's next database look
+        assert arrived[0]["text"] == "您好，我是另一台服务器上的客服。"
+    finally:
+        stream.close()

@@ -26,7 +26,10 @@ def test_lines_are_numbered_in_order_and_read_back_after_a_number(uow) -> None:
     replies = chat_log.append(
         uow,
         CONVERSATION,
-        [Line("bot", "您应还 1,086.48 元。"), Line("bot", "需要延期吗？", ({"title": "延期", "payload": "/request_extension"},))],
+        [
+            Line("bot", "您应还 1,086.48 元。"),
+            Line("bot", "需要延期吗？", ({"title": "延期", "payload": "/request_extension"},)),
+        ],
         NOW,
     )
     assert [line.seq for line in first + replies] == [1, 2, 3]
@@ -63,23 +66,27 @@ def test_a_button_choice_is_shown_as_its_title_and_typed_slash_text_as_typed(uow
 
 def test_history_is_the_current_session_a_new_one_starts_after_idle_time_or_an_ended_chat(uow) -> None:
     chat_log.append(uow, CONVERSATION, [Line("user", "你好"), Line("bot", "您好")], NOW)
-    later = NOW + dt.timedelta(minutes=chat_log.chat_settings().session_idle_minutes + 1)
+    later = NOW + dt.timedelta(minutes=chat_log.idle_minutes() + 1)
     # A reply from a person the next morning still belongs to the chat that asked for it.
     chat_log.append(uow, CONVERSATION, [Line("agent", "您好，我是客服")], later)
     found = chat_log.history(uow, CONVERSATION)
-    assert (found.session, found.last_seq, [line.text for line in found.lines]) == (1, 3, ["你好", "您好", "您好，我是客服"])
+    assert (found.chat_session, found.last_seq, [line.text for line in found.lines]) == (
+        1,
+        3,
+        ["你好", "您好", "您好，我是客服"],
+    )
 
     much_later = later + dt.timedelta(hours=2)
     chat_log.append(uow, CONVERSATION, [Line("user", "我又来了")], much_later)
     found = chat_log.history(uow, CONVERSATION)
-    assert (found.session, [line.text for line in found.lines]) == (2, ["我又来了"])
+    assert (found.chat_session, [line.text for line in found.lines]) == (2, ["我又来了"])
 
     ended = chat_log.end_chat(uow, CONVERSATION, "C1001", "zh", 4, much_later)
-    assert ended is not None and ended.status == "ended" and ended.session == 2
+    assert ended is not None and ended.status == "ended" and ended.chat_session == 2
     found = chat_log.history(uow, CONVERSATION)
     assert found.ended and found.lines == [] and found.last_seq == ended.seq
     (next_chat,) = chat_log.append(uow, CONVERSATION, [Line("user", "还有一个问题")], much_later)
-    assert next_chat.session == 3
+    assert next_chat.chat_session == 3
 
 
 def test_a_rating_counts_once_per_chat_and_ending_twice_adds_nothing(uow) -> None:
@@ -117,6 +124,16 @@ def test_handoff_lines_queued_agent_joined_and_back_to_the_assistant(uow) -> Non
     # The app's inbox carries each message's line number, so a page that streamed it skips it.
     inbox = handoff.fetch_agent_messages(uow, CONVERSATION, NOW)
     assert [(m["sender"], m["seq"]) for m in inbox] == [("agent", 4), ("agent", 5), ("bot", 7)]
+
+
+def test_a_ticket_that_does_not_pause_the_chat_adds_no_queued_line(uow) -> None:
+    chat_log.append(uow, CONVERSATION, [Line("user", "我想延期")], NOW)
+    handoff.create_ticket(
+        uow, CONVERSATION, "C1001", "extension_referral", "zh", "summary", [], NOW, waits_for_person=False
+    )
+    assert [line.kind for line in chat_log.lines_after(uow, CONVERSATION, 0)] == ["user"]
+    with uow() as u:
+        assert not chat_log.waiting_for_person(u, CONVERSATION)
 
 
 def test_concurrent_writers_never_share_or_skip_a_number(uow) -> None:

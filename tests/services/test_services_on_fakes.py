@@ -235,7 +235,7 @@ def test_a_claimed_ticket_is_not_sent_by_another_worker_until_its_lease_expires(
 def test_agent_messages_are_fetched_once(uow) -> None:
     handoff.post_agent_message(uow.factory(), "customer:C1", "您好，我是客服小王", "agent", NOW)
     assert handoff.fetch_agent_messages(uow.factory(), "customer:C1", NOW) == [
-        {"sender": "agent", "text": "您好，我是客服小王"}
+        {"sender": "agent", "text": "您好，我是客服小王", "seq": 1}  # its line in the chat page
     ]
     assert handoff.fetch_agent_messages(uow.factory(), "customer:C1", NOW) == []
 

@@ -31,6 +31,7 @@
     streamGeneration: 0,
     retryDelay: 1000,
     authFailed: false,
+    historyLoaded: false,
     ended: false,
     sending: false,
     typingTimer: null,
@@ -222,7 +223,17 @@
   }
   function addLine(line) {
     var seq = line.seq === undefined ? null : line.seq;
-    if (seq !== null && state.seen[seq]) return;
+    if (seq !== null && state.seen[seq]) {
+      // Shown already; a send's reply has no time for the customer's own line, the stream's copy has.
+      var known = state.seen[seq];
+      if (line.time && !known.querySelector(".time")) {
+        var stamp = document.createElement("span");
+        stamp.className = "time";
+        stamp.textContent = line.time;
+        known.appendChild(stamp);
+      }
+      return;
+    }
     if (line.kind === "user" && seq !== null) {
       var pending = log.querySelector(".line.pending");
       if (pending) { // our own message, now stored: keep the bubble, take the number and the server's words
@@ -268,6 +279,7 @@
       if (!response.ok) throw new Error("history " + response.status);
       return response.json();
     }).then(function (history) {
+      state.historyLoaded = true;
       if (history.language) setLanguage(history.language, false);
       history.lines.forEach(addLine);
       state.streamAfter = Math.max(state.streamAfter, history.last_seq || 0);
@@ -335,6 +347,9 @@
     connect();
   }
   window.addEventListener("online", function () { if (!state.authFailed) restartStream(); });
+  // A lost network can leave the stream's connection open but dead for minutes: drop it now, so the
+  // customer is told at once and the retries (and "online") resume after the last line seen.
+  window.addEventListener("offline", function () { if (!state.authFailed) restartStream(); });
 
   function authExpired() {
     state.authFailed = true;
@@ -431,7 +446,11 @@
     if (!checkLength()) return;
     if (!text.trim()) { showHelp(t("empty"), true); return; }
     input.value = "";
-    send(text).then(function (ok) { if (!ok) checkLength(); input.focus(); });
+    send(text).then(function (ok) {
+      if (!ok && !input.value) input.value = text; // refused before sending (login expired, still sending)
+      if (!ok) checkLength();
+      input.focus();
+    });
   });
   input.addEventListener("keydown", function (event) {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
@@ -517,10 +536,13 @@
     state.token = data.token;
     state.authFailed = false;
     showBanner("");
-    if (first) { // a different conversation from the anonymous one: start over with its history
+    // A different conversation from the anonymous one, or a history refused with the old token:
+    // start over with its history (the stream alone would replay ended chats from line 0).
+    if (first || !state.historyLoaded) {
       log.textContent = "";
       state.seen = {};
       state.streamAfter = 0;
+      state.historyLoaded = false;
       fetchHistory().catch(function () {}).then(restartStream);
     } else {
       restartStream();
