@@ -213,6 +213,9 @@ class InAppInput(InputChannel):
         @hook.route("/history", methods=["GET"])
         async def chat_history(request: Request) -> HTTPResponse:
             """The current chat session as the page shows it, the last line's number and the language."""
+            refused = await limits.check("ip", request.remote_addr or request.ip)
+            if refused:
+                return response.json({"error": refused}, status=429)
             try:
                 conversation_id, customer_id = _viewer(request, secret)
             except BadRequest as exc:
@@ -243,6 +246,9 @@ class InAppInput(InputChannel):
         @hook.route("/stream", methods=["GET"])
         async def chat_stream(request: Request) -> HTTPResponse | None:
             """Server-sent events: every line after ``after`` (or Last-Event-ID), then new ones live."""
+            refused = await limits.check("ip", request.remote_addr or request.ip)  # opening one counts as a request
+            if refused:
+                return response.json({"error": refused}, status=429)
             try:
                 conversation_id, _ = _viewer(request, secret)
                 after = _after(request)

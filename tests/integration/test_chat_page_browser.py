@@ -54,7 +54,7 @@ OpenChat = Callable[..., Page]
 
 
 @pytest.fixture
-def open_chat(bot, browser: Browser) -> Iterator[OpenChat]:
+def open_chat(browser: Browser, bot) -> Iterator[OpenChat]:  # the browser first: no servers without it
     """open_chat(token=None, lang=None, locale="zh-CN", bridge=False, wait_stream=True) -> a page showing
     the chat, in a fresh browser context (phone-sized); once the live stream is open unless told not to."""
     contexts, errors = [], []
@@ -182,6 +182,11 @@ def test_a_logged_in_customer_asks_in_chinese_and_sees_the_amount_owed(bot, open
 
 
 def test_b_an_anonymous_visitor_in_english_gets_english_and_nothing_is_kept_but_a_tab_id(bot, open_chat):
+    forced = open_chat(lang="en")  # ?lang=en wins over a Chinese browser
+    expect(forced.get_by_role("textbox", name="Message")).to_be_visible()
+    expect(forced.locator("html")).to_have_attribute("lang", "en")
+    forced.context.close()
+
     page = open_chat(locale="en-US")  # Accept-Language: en-US
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.get_by_text(re.compile("never ask for your password, verification code"))).to_be_visible()
