@@ -324,6 +324,10 @@ class InAppInput(InputChannel):
             masked = mask_secrets(read)
             # The customer's line first, so lines other processes add meanwhile ("queued") come after it.
             user_lines = await _record(conversation_id, [Line("user", mask_secrets(text))])
+            # The customer's other open pages (a second device) show the message and that an answer is coming.
+            # ("after": the customer's line, so a page that already has the answer ignores a late signal)
+            typing = {"type": "typing", "who": "bot", "on": True}
+            await notifier.publish(conversation_id, {**typing, "after": user_lines[0].seq} if user_lines else typing)
             if masked != read:
                 # Warn, and never let the raw value reach the tracker store, logs or tickets.
                 replies.append(
@@ -526,7 +530,10 @@ async def _serve_stream(
                 quiet_since = loop.time()
             continue
         if event.get("type") == "typing":
-            await stream.send(sse("typing", {"who": event.get("who"), "on": event.get("on", True)}))
+            signal = {"who": event.get("who"), "on": event.get("on", True)}
+            if isinstance(event.get("after"), int):
+                signal["after"] = event["after"]
+            await stream.send(sse("typing", signal))
     await stream.eof()
 
 

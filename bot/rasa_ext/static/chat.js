@@ -256,15 +256,21 @@
     var node = buildLine(line);
     if (seq !== null) state.seen[seq] = node;
     placeInOrder(node, seq);
-    if (line.kind === "agent") showTyping(null);
+    if (line.kind === "agent" || (line.kind === "bot" && !state.sending)) showTyping(null);
     if (line.kind === "status" && line.status === "ended") showEnded();
     disableAnsweredChoices();
     log.scrollTop = log.scrollHeight;
   }
+  function answered(seq) {
+    // Whether a line after this one is shown already (the answer came before the typing signal).
+    return Object.keys(state.seen).some(function (k) { return Number(k) > seq; });
+  }
   function showTyping(who) {
     clearTimeout(state.typingTimer);
     typing.textContent = who ? t(who === "agent" ? "typing_agent" : "typing_bot") : "";
-    if (who === "agent") state.typingTimer = setTimeout(function () { showTyping(null); }, 6000);
+    if (who === "agent" || (who === "bot" && !state.sending)) {
+      state.typingTimer = setTimeout(function () { showTyping(null); }, 6000);
+    }
   }
   function showBanner(text, info) {
     banner.textContent = text;
@@ -293,7 +299,8 @@
       if (typeof line.seq === "number") state.streamAfter = Math.max(state.streamAfter, line.seq);
     } else if (name === "typing") {
       var signal = JSON.parse(data);
-      if (signal.who === "agent") showTyping(signal.on === false ? null : "agent");
+      if (signal.who === "bot" && typeof signal.after === "number" && answered(signal.after)) return; // late
+      if (signal.who === "agent" || signal.who === "bot") showTyping(signal.on === false ? null : signal.who);
     }
   }
   function connect() {
