@@ -13,6 +13,9 @@ export RASA_PORT ?= 5005
 export ACTION_PORT ?= 5055
 # Development default; production (BOT_ENV=production) refuses to start with it.
 export ACTION_SERVER_TOKEN ?= dev-only-action-server-token-change-me
+# Lets the agent console (python -m bot console) write to customers through the Rasa server's agent API.
+export AGENT_API_TOKEN ?= dev-only-agent-api-token-change-me
+export CONSOLE_PORT ?= 5010
 # Rasa's telemetry and error reporting phone home; a bank's network (and this one) blocks that.
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
@@ -66,8 +69,10 @@ serve:
 	@echo "Starting the action server on 127.0.0.1:$(ACTION_PORT) and Rasa on $(RASA_HOST):$(RASA_PORT) ($(ENDPOINTS)) ..."
 	@echo "Chat page (anonymous visitor): http://$(RASA_HOST):$(RASA_PORT)/webhooks/inapp/chat"
 	@echo "Chat page (demo customer C1001, token valid 12 h): http://$(RASA_HOST):$(RASA_PORT)/webhooks/inapp/chat#token=$$($(PY) -m bot token C1001 2>/dev/null)"
+	@echo "Agent console: http://127.0.0.1:$(CONSOLE_PORT)/  (create an account first: $(PY) -m bot agents add NAME --role agent|supervisor)"
 	@trap 'kill 0' INT TERM EXIT; \
 	  $(PY) -m bot.rasa_ext.action_server --port $(ACTION_PORT) --domain $(DOMAIN) & \
+	  $(PY) -m bot console --port $(CONSOLE_PORT) & \
 	  if [ -n "$$HANDOFF_WEBHOOK_URL" ]; then $(PY) -m bot tickets worker & fi; \
 	  $(RASA) run --interface $(RASA_HOST) --port $(RASA_PORT) --credentials credentials.yml \
 	    --endpoints $(ENDPOINTS) --model models & \

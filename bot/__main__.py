@@ -203,6 +203,40 @@ def _cmd_conversations(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_agents(args: argparse.Namespace) -> int:
+    """Create a console account, or change an existing one's password and role (password on stdin)."""
+    from bot.services.staff import StaffError, add_or_change
+    from bot.settings import get_settings
+    from bot.unit_of_work import SqlAlchemyUnitOfWork
+
+    if sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass(f"password for {args.username}: ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        created = add_or_change(SqlAlchemyUnitOfWork, args.username, args.role, password, get_settings().clock().now())
+    except StaffError as exc:
+        print(f"not saved: {exc}", file=sys.stderr)
+        return 2
+    print(f"{'created' if created else 'updated'} {args.role} {args.username}")
+    return 0
+
+
+def _cmd_console(args: argparse.Namespace) -> int:
+    from bot.console.app import serve
+    from bot.settings import get_settings
+
+    settings = get_settings()
+    port = args.port or settings.console_port
+    if not settings.agent_api_token:
+        print("warning: AGENT_API_TOKEN is not set: the console cannot write to customers", file=sys.stderr)
+    print(f"agent console on http://{args.host}:{port}/", flush=True)
+    serve(args.host, port)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Overdue-notice support assistant tools.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -259,6 +293,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--url", help="SQLAlchemy URL of the tracker store (default: $TRACKER_STORE_URL)")
     p.add_argument("--dry-run", action="store_true", help="count only")
     p.set_defaults(func=_cmd_conversations)
+
+    p = sub.add_parser("agents", help="agent console accounts")
+    p.add_argument("action", choices=["add"])
+    p.add_argument("username")
+    p.add_argument("--role", choices=["agent", "supervisor"], required=True)
+    p.set_defaults(func=_cmd_agents)
+
+    p = sub.add_parser("console", help="serve the agent console (default 127.0.0.1:$CONSOLE_PORT)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=None)
+    p.set_defaults(func=_cmd_console)
 
     args = parser.parse_args(argv)
     try:

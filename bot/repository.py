@@ -25,7 +25,10 @@ from sqlalchemy.sql.elements import BooleanClauseList
 
 from bot.domain.model import (
     AgentMessage,
+    AgentNote,
+    AuditEntry,
     Case,
+    CaseNote,
     ChatEntry,
     ChatRating,
     Customer,
@@ -35,6 +38,8 @@ from bot.domain.model import (
     Loan,
     Repayment,
     SmsNotice,
+    StaffAccount,
+    StaffSession,
     VulnerabilityFlag,
 )
 
@@ -56,6 +61,7 @@ class LoanRecords(Protocol):
     def repayments_of(self, customer_id: str, since: dt.datetime) -> Sequence[Repayment]: ...
     def max_seq(self, loan_id: str) -> int: ...
     def add_instalment(self, instalment: Instalment) -> None: ...
+    def phone_on_record(self, phone: str) -> bool: ...
 
 
 class ExtensionRecords(Protocol):
@@ -64,15 +70,18 @@ class ExtensionRecords(Protocol):
     def of_customer(self, customer_id: str) -> Sequence[ExtensionRequest]: ...
     def active_plans_of(self, customer_id: str) -> Sequence[ExtensionRequest]: ...
     def add(self, request: ExtensionRequest) -> str: ...
+    def by_reference(self, reference: str, for_update: bool = False) -> ExtensionRequest | None: ...
+    def referred(self, limit: int) -> Sequence[ExtensionRequest]: ...
 
 
 class CaseRecords(Protocol):
     def by_key(self, idempotency_key: str) -> Case | None: ...
-    def by_reference(self, reference: str) -> Case | None: ...
+    def by_reference(self, reference: str, for_update: bool = False) -> Case | None: ...
     def latest(self, case_type: str | None, limit: int) -> Sequence[Case]: ...
     def phones_under_review(self) -> set[str]: ...
     def of_customer(self, customer_id: str, limit: int) -> Sequence[Case]: ...
     def add(self, case: Case, prefix: str) -> str: ...
+    def add_note(self, note: CaseNote) -> None: ...
 
 
 class TicketRecords(Protocol):
@@ -88,6 +97,9 @@ class TicketRecords(Protocol):
     def open_ticket_of(self, conversation_id: str) -> HandoffTicket | None: ...
     def add_message(self, message: AgentMessage) -> None: ...
     def unfetched_messages(self, conversation_id: str) -> Sequence[AgentMessage]: ...
+    def in_queue(self) -> Sequence[HandoffTicket]: ...
+    def claim(self, ticket_id: str, username: str, now: dt.datetime, take_over: bool = False) -> bool: ...
+    def release_idle(self, claimed_before: dt.datetime) -> Sequence[HandoffTicket]: ...
 
 
 class NoticeRecords(Protocol):
@@ -104,6 +116,18 @@ class NoticeRecords(Protocol):
     ) -> Sequence[SmsNotice]: ...
     def record_sent(self, notice_id: int, token: str, at: dt.datetime) -> bool: ...
     def record_failed(self, notice_id: int, token: str, error: str) -> bool: ...
+
+
+class StaffRecords(Protocol):
+    def account(self, username: str) -> StaffAccount | None: ...
+    def accounts(self) -> Sequence[StaffAccount]: ...
+    def add_account(self, account: StaffAccount) -> None: ...
+    def add_session(self, session: StaffSession) -> None: ...
+    def login_by_hash(self, token_hash: str) -> StaffSession | None: ...
+    def audit(self, entry: AuditEntry) -> None: ...
+    def audit_entries(self, limit: int, action: str | None = None) -> Sequence[AuditEntry]: ...
+    def add_note(self, note: AgentNote) -> None: ...
+    def notes_of(self, ticket_id: str) -> Sequence[AgentNote]: ...
 
 
 class ChatRecords(Protocol):
@@ -123,6 +147,13 @@ class VulnerabilityRecords(Protocol):
 
 
 # --- SQLAlchemy implementations --------------------------------------------------------------
+
+
+def _write_lock_on_sqlite(session: Session, model: type[ExtensionRequest] | type[Case]) -> None:
+    """SQLite has no row locks: take the database's write lock now, by a write that changes nothing,
+    so that what the transaction reads next cannot be changed by anyone else before it commits."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(model).where(literal(False)).values(id=model.id))
 
 
 class SqlLoanRecords:
@@ -194,6 +225,11 @@ class SqlLoanRecords:
     def add_instalment(self, instalment: Instalment) -> None:
         self.session.add(instalment)
 
+    def phone_on_record(self, phone: str) -> bool:
+        """Whether any customer's current number is ``phone`` (the only number notices go to)."""
+        stmt = select(Customer.id).where(Customer.phone == phone).limit(1)
+        return self.session.execute(stmt).first() is not None
+
 
 class SqlExtensionRecords:
     def __init__(self, session: Session) -> None:
@@ -238,6 +274,25 @@ class SqlExtensionRecords:
         request.reference = f"EXT-{request.created_at.year}-{request.id:06d}"
         return request.reference
 
+    def by_reference(self, reference: str, for_update: bool = False) -> ExtensionRequest | None:
+        """The request with this reference; ``for_update``: locked until commit (a row lock on
+        PostgreSQL, the database's write lock on SQLite), so two decisions on it take turns."""
+        stmt = select(ExtensionRequest).where(ExtensionRequest.reference == reference)
+        if for_update:
+            _write_lock_on_sqlite(self.session, ExtensionRequest)
+            stmt = stmt.with_for_update()
+        return self.session.execute(stmt).scalars().first()
+
+    def referred(self, limit: int) -> Sequence[ExtensionRequest]:
+        """Requests referred to a colleague and not yet decided, oldest first."""
+        stmt = (
+            select(ExtensionRequest)
+            .where(ExtensionRequest.status == "referred")
+            .order_by(ExtensionRequest.created_at, ExtensionRequest.id)
+            .limit(limit)
+        )
+        return self.session.execute(stmt).scalars().all()
+
 
 class SqlCaseRecords:
     def __init__(self, session: Session) -> None:
@@ -246,8 +301,13 @@ class SqlCaseRecords:
     def by_key(self, idempotency_key: str) -> Case | None:
         return self.session.execute(select(Case).where(Case.idempotency_key == idempotency_key)).scalars().first()
 
-    def by_reference(self, reference: str) -> Case | None:
-        return self.session.execute(select(Case).where(Case.reference == reference)).scalars().first()
+    def by_reference(self, reference: str, for_update: bool = False) -> Case | None:
+        """The case with this reference; ``for_update``: locked until commit (as for extension requests)."""
+        stmt = select(Case).where(Case.reference == reference)
+        if for_update:
+            _write_lock_on_sqlite(self.session, Case)
+            stmt = stmt.with_for_update()
+        return self.session.execute(stmt).scalars().first()
 
     def latest(self, case_type: str | None, limit: int) -> Sequence[Case]:
         stmt = select(Case).order_by(Case.id.desc()).limit(limit)
@@ -256,8 +316,10 @@ class SqlCaseRecords:
         return self.session.execute(stmt).scalars().all()
 
     def phones_under_review(self) -> set[str]:
-        """Numbers a wrong-number case holds under review or has confirmed: no notice goes there."""
-        stmt = select(Case.phone).where(Case.type == "wrong_number", Case.status.in_(("under_review", "confirmed")))
+        """Numbers a wrong-number case holds: no notice goes there. Every wrong-number case holds its
+        number, whatever its status, until a colleague's decision lifts it (bot/services/decisions.py);
+        closing a case alone never does."""
+        stmt = select(Case.phone).where(Case.type == "wrong_number", Case.suppression_lifted_at.is_(None))
         return {p for p in self.session.execute(stmt).scalars() if p}
 
     def of_customer(self, customer_id: str, limit: int) -> Sequence[Case]:
@@ -276,6 +338,9 @@ class SqlCaseRecords:
         self.session.flush()
         case.reference = f"{prefix}-{case.created_at.year}-{case.id:06d}"
         return case.reference
+
+    def add_note(self, note: CaseNote) -> None:
+        self.session.add(note)
 
 
 Outbox = TypeVar("Outbox", HandoffTicket, SmsNotice)
@@ -396,6 +461,46 @@ class SqlTicketRecords:
         )
         return self.session.execute(stmt).scalars().all()
 
+    def in_queue(self) -> Sequence[HandoffTicket]:
+        """Tickets a person still has to handle: neither resolved nor withdrawn (oldest first)."""
+        stmt = (
+            select(HandoffTicket)
+            .where(HandoffTicket.resolved_at.is_(None), HandoffTicket.withdrawn_at.is_(None))
+            .order_by(HandoffTicket.created_at, HandoffTicket.id)
+        )
+        return self.session.execute(stmt).scalars().all()
+
+    def claim(self, ticket_id: str, username: str, now: dt.datetime, take_over: bool = False) -> bool:
+        """Assign an open ticket in one statement: of two agents claiming at once exactly one wins.
+        ``take_over`` (a transfer) assigns it whoever has it."""
+        stmt = update(HandoffTicket).where(
+            HandoffTicket.ticket_id == ticket_id,
+            HandoffTicket.resolved_at.is_(None),
+            HandoffTicket.withdrawn_at.is_(None),
+        )
+        if not take_over:
+            stmt = stmt.where(HandoffTicket.assigned_to.is_(None))
+        result = self.session.execute(
+            stmt.values(assigned_to=username, claimed_at=now, last_agent_reply_at=None).execution_options(
+                synchronize_session=False
+            )
+        )
+        return cast(CursorResult, result).rowcount == 1  # type: ignore[type-arg]
+
+    def release_idle(self, claimed_before: dt.datetime) -> Sequence[HandoffTicket]:
+        """Open tickets claimed before ``claimed_before`` whose agent has not replied since: back to the queue."""
+        stmt = select(HandoffTicket).where(
+            HandoffTicket.resolved_at.is_(None),
+            HandoffTicket.withdrawn_at.is_(None),
+            HandoffTicket.assigned_to.is_not(None),
+            HandoffTicket.claimed_at < claimed_before,
+            or_(HandoffTicket.last_agent_reply_at.is_(None), HandoffTicket.last_agent_reply_at < claimed_before),
+        )
+        idle = self.session.execute(stmt.with_for_update(skip_locked=True)).scalars().all()
+        for ticket in idle:
+            ticket.assigned_to, ticket.claimed_at = None, None
+        return idle
+
 
 def _notice_claimable(now: dt.datetime) -> BooleanClauseList:  # type: ignore[type-arg]
     return or_(
@@ -490,6 +595,45 @@ class SqlVulnerabilityRecords:
     def add(self, flag: VulnerabilityFlag) -> None:
         self.session.add(flag)
         self.session.flush()  # a second active flag of the customer fails here, inside the use case
+
+
+class SqlStaffRecords:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def account(self, username: str) -> StaffAccount | None:
+        stmt = select(StaffAccount).where(StaffAccount.username == username)
+        return self.session.execute(stmt).scalars().first()
+
+    def accounts(self) -> Sequence[StaffAccount]:
+        return self.session.execute(select(StaffAccount).order_by(StaffAccount.username)).scalars().all()
+
+    def add_account(self, account: StaffAccount) -> None:
+        self.session.add(account)
+        self.session.flush()
+
+    def add_session(self, session: StaffSession) -> None:
+        self.session.add(session)
+
+    def login_by_hash(self, token_hash: str) -> StaffSession | None:
+        stmt = select(StaffSession).where(StaffSession.token_hash == token_hash)
+        return self.session.execute(stmt).scalars().first()
+
+    def audit(self, entry: AuditEntry) -> None:
+        self.session.add(entry)
+
+    def audit_entries(self, limit: int, action: str | None = None) -> Sequence[AuditEntry]:
+        stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+        if action:
+            stmt = stmt.where(AuditEntry.action == action)
+        return self.session.execute(stmt).scalars().all()
+
+    def add_note(self, note: AgentNote) -> None:
+        self.session.add(note)
+
+    def notes_of(self, ticket_id: str) -> Sequence[AgentNote]:
+        stmt = select(AgentNote).where(AgentNote.ticket_id == ticket_id).order_by(AgentNote.id)
+        return self.session.execute(stmt).scalars().all()
 
 
 class SqlChatRecords:

@@ -15,6 +15,8 @@ from bot.clock import SystemClock
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105 - documented dev default
 DEV_ACTION_SERVER_TOKEN = "dev-only-action-server-token-change-me"  # noqa: S105 - documented dev default
+# What `make run` gives the agent API so the console can write to customers (development only).
+DEV_AGENT_API_TOKEN = "dev-only-agent-api-token-change-me"  # noqa: S105 - documented dev default
 
 
 class SettingsError(ValueError):
@@ -46,6 +48,7 @@ class Settings:
     action_host: str = "127.0.0.1"
     action_workers: int = 1
     domain_path: Path = Path("domain")
+    console_port: int = 5010
 
     @property
     def using_dev_secret(self) -> bool:
@@ -64,8 +67,10 @@ class Settings:
             problems.append(
                 "ACTION_SERVER_TOKEN must be set to a token of at least 24 characters (not the development token)"
             )
-        if self.agent_api_token is not None and len(self.agent_api_token) < 24:
-            problems.append("AGENT_API_TOKEN, when set, must be at least 24 characters")
+        if self.agent_api_token is not None and (
+            self.agent_api_token == DEV_AGENT_API_TOKEN or len(self.agent_api_token) < 24
+        ):
+            problems.append("AGENT_API_TOKEN, when set, must be at least 24 characters (not the development token)")
         return problems
 
     def refuse_unsafe_production(self) -> None:
@@ -182,6 +187,7 @@ def load_settings() -> Settings:
         action_host=os.environ.get("ACTION_HOST") or "127.0.0.1",
         action_workers=_int("ACTION_WORKERS", 1),
         domain_path=Path(os.environ.get("DOMAIN_PATH") or "domain"),
+        console_port=_port("CONSOLE_PORT", 5010),
     )
 
 

@@ -1,7 +1,7 @@
 """Unit of work: one session per use case, committed explicitly, rolled back otherwise.
 
 Services reach records only through the repositories a unit of work carries (``loans``,
-``extensions``, ``cases``, ``tickets``, ``notices``, ``vulnerability_flags``, ``chat``); tests pass an in-memory one
+``extensions``, ``cases``, ``tickets``, ``notices``, ``vulnerability_flags``, ``chat``, ``staff``); tests pass an in-memory one
 (``tests/fakes.py``) through the same factory argument.
 """
 
@@ -25,8 +25,10 @@ from bot.repository import (
     SqlExtensionRecords,
     SqlLoanRecords,
     SqlNoticeRecords,
+    SqlStaffRecords,
     SqlTicketRecords,
     SqlVulnerabilityRecords,
+    StaffRecords,
     TicketRecords,
     VulnerabilityRecords,
 )
@@ -40,6 +42,7 @@ class UnitOfWork(Protocol):
     notices: NoticeRecords
     vulnerability_flags: VulnerabilityRecords
     chat: ChatRecords
+    staff: StaffRecords
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(
@@ -60,6 +63,7 @@ class SqlAlchemyUnitOfWork:
     notices: NoticeRecords
     vulnerability_flags: VulnerabilityRecords
     chat: ChatRecords
+    staff: StaffRecords
 
     def __init__(self, database_url: str | None = None, factory: sessionmaker[Session] | None = None) -> None:
         if factory is None:
@@ -80,6 +84,7 @@ class SqlAlchemyUnitOfWork:
         self.notices = SqlNoticeRecords(self.session)
         self.vulnerability_flags = SqlVulnerabilityRecords(self.session)
         self.chat = SqlChatRecords(self.session)
+        self.staff = SqlStaffRecords(self.session)
         return self
 
     def __exit__(

@@ -16,7 +16,10 @@ from typing import Any
 
 from bot.domain.model import (
     AgentMessage,
+    AgentNote,
+    AuditEntry,
     Case,
+    CaseNote,
     ChatEntry,
     ChatRating,
     Customer,
@@ -26,6 +29,8 @@ from bot.domain.model import (
     Loan,
     Repayment,
     SmsNotice,
+    StaffAccount,
+    StaffSession,
     VulnerabilityFlag,
 )
 from bot.repository import NOTICE_RECORDED
@@ -94,6 +99,9 @@ class FakeLoanRecords:
         instalment.id = self._ids.next() + 1000
         self.instalments.append(instalment)
 
+    def phone_on_record(self, phone: str) -> bool:
+        return any(c.phone == phone for c in self.customers.values())
+
     # --- building test data -----------------------------------------------------------------
 
     def add_customer(self, customer_id: str, phone: str, name: str = "张三", language: str = "zh") -> Customer:
@@ -151,16 +159,24 @@ class FakeExtensionRecords:
         self.requests.append(request)
         return request.reference
 
+    def by_reference(self, reference: str, for_update: bool = False) -> ExtensionRequest | None:
+        return next((r for r in self.requests if r.reference == reference), None)
+
+    def referred(self, limit: int) -> Sequence[ExtensionRequest]:
+        waiting = [r for r in self.requests if r.status == "referred"]
+        return sorted(waiting, key=lambda r: (r.created_at, r.id))[:limit]
+
 
 class FakeCaseRecords:
     def __init__(self) -> None:
         self.cases: list[Case] = []
+        self.notes: list[CaseNote] = []
         self._ids = _Ids()
 
     def by_key(self, idempotency_key: str) -> Case | None:
         return next((c for c in self.cases if c.idempotency_key == idempotency_key), None)
 
-    def by_reference(self, reference: str) -> Case | None:
+    def by_reference(self, reference: str, for_update: bool = False) -> Case | None:
         return next((c for c in self.cases if c.reference == reference), None)
 
     def latest(self, case_type: str | None, limit: int) -> Sequence[Case]:
@@ -168,11 +184,7 @@ class FakeCaseRecords:
         return sorted(chosen, key=lambda c: -c.id)[:limit]
 
     def phones_under_review(self) -> set[str]:
-        return {
-            c.phone
-            for c in self.cases
-            if c.type == "wrong_number" and c.status in ("under_review", "confirmed") and c.phone
-        }
+        return {c.phone for c in self.cases if c.type == "wrong_number" and c.suppression_lifted_at is None and c.phone}
 
     def of_customer(self, customer_id: str, limit: int) -> Sequence[Case]:
         mine = [c for c in self.cases if c.customer_id == customer_id]
@@ -183,6 +195,10 @@ class FakeCaseRecords:
         case.reference = f"{prefix}-{case.created_at.year}-{case.id:06d}"
         self.cases.append(case)
         return case.reference
+
+    def add_note(self, note: CaseNote) -> None:
+        note.id = self._ids.next()
+        self.notes.append(note)
 
 
 class FakeTicketRecords:
@@ -256,6 +272,34 @@ class FakeTicketRecords:
 
     def unfetched_messages(self, conversation_id: str) -> Sequence[AgentMessage]:
         return [m for m in self.messages if m.conversation_id == conversation_id and m.fetched_at is None]
+
+    def in_queue(self) -> Sequence[HandoffTicket]:
+        return sorted(
+            (t for t in self.tickets if t.resolved_at is None and t.withdrawn_at is None),
+            key=lambda t: (t.created_at, t.id),
+        )
+
+    def claim(self, ticket_id: str, username: str, now: dt.datetime, take_over: bool = False) -> bool:
+        t = self.by_ticket_id(ticket_id)
+        if t is None or t.resolved_at is not None or t.withdrawn_at is not None:
+            return False
+        if t.assigned_to is not None and not take_over:
+            return False
+        t.assigned_to, t.claimed_at, t.last_agent_reply_at = username, now, None
+        return True
+
+    def release_idle(self, claimed_before: dt.datetime) -> Sequence[HandoffTicket]:
+        idle = [
+            t
+            for t in self.in_queue()
+            if t.assigned_to is not None
+            and t.claimed_at is not None
+            and t.claimed_at < claimed_before
+            and (t.last_agent_reply_at is None or t.last_agent_reply_at < claimed_before)
+        ]
+        for t in idle:
+            t.assigned_to, t.claimed_at = None, None
+        return idle
 
 
 class FakeNoticeRecords:
@@ -347,6 +391,49 @@ class FakeVulnerabilityRecords:
         self.flags.append(flag)
 
 
+class FakeStaffRecords:
+    def __init__(self) -> None:
+        self.staff_accounts: list[StaffAccount] = []
+        self.sessions: list[StaffSession] = []
+        self.entries: list[AuditEntry] = []
+        self.notes: list[AgentNote] = []
+        self._ids = _Ids()
+
+    def account(self, username: str) -> StaffAccount | None:
+        return next((a for a in self.staff_accounts if a.username == username), None)
+
+    def accounts(self) -> Sequence[StaffAccount]:
+        return sorted(self.staff_accounts, key=lambda a: a.username)
+
+    def add_account(self, account: StaffAccount) -> None:
+        if self.account(account.username) is not None:
+            raise AssertionError("duplicate username")  # the unique constraint would refuse
+        account.id = self._ids.next()
+        self.staff_accounts.append(account)
+
+    def add_session(self, session: StaffSession) -> None:
+        session.id = self._ids.next()
+        self.sessions.append(session)
+
+    def login_by_hash(self, token_hash: str) -> StaffSession | None:
+        return next((s for s in self.sessions if s.token_hash == token_hash), None)
+
+    def audit(self, entry: AuditEntry) -> None:
+        entry.id = self._ids.next()
+        self.entries.append(entry)
+
+    def audit_entries(self, limit: int, action: str | None = None) -> Sequence[AuditEntry]:
+        mine = [e for e in reversed(self.entries) if action is None or e.action == action]
+        return mine[:limit]
+
+    def add_note(self, note: AgentNote) -> None:
+        note.id = self._ids.next()
+        self.notes.append(note)
+
+    def notes_of(self, ticket_id: str) -> Sequence[AgentNote]:
+        return [n for n in self.notes if n.ticket_id == ticket_id]
+
+
 class FakeChatRecords:
     def __init__(self) -> None:
         self.entries: list[ChatEntry] = []
@@ -399,6 +486,7 @@ class FakeUnitOfWork:
         self.notices = FakeNoticeRecords(self.loans)
         self.vulnerability_flags = FakeVulnerabilityRecords()
         self.chat = FakeChatRecords()
+        self.staff = FakeStaffRecords()
         self.commits = 0
 
     def __enter__(self) -> FakeUnitOfWork:

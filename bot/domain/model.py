@@ -175,7 +175,11 @@ class ExtensionRequest(Base):
     """A customer's request to defer or split overdue instalments, and what was decided."""
 
     __tablename__ = "extension_requests"
-    __table_args__ = (UniqueConstraint("idempotency_key", name="uq_extension_requests_idempotency_key"),)
+    __table_args__ = (
+        UniqueConstraint("idempotency_key", name="uq_extension_requests_idempotency_key"),
+        # The queue of referred requests a colleague decides, oldest first.
+        Index("ix_extension_requests_status_created", "status", "created_at"),
+    )
 
     id: int = Column(Integer, primary_key=True, autoincrement=True)
     reference: str | None = Column(String(20), nullable=True, unique=True)  # type: ignore[misc]  # plugin ignores nullable
@@ -190,6 +194,14 @@ class ExtensionRequest(Base):
     rationale: str = Column(String(200), nullable=False)
     idempotency_key: str = Column(String(64), nullable=False)
     created_at: dt.datetime = Column(DateTime, nullable=False)
+    # A colleague's decision on a referred request (bot/services/decisions.py); unset for self-service.
+    decided_by: str | None = Column(String(40), nullable=True)  # type: ignore[misc]  # staff username; plugin ignores nullable
+    decided_at: dt.datetime | None = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    # The rejection reason (bot.services.decisions.REJECTION_REASONS); unset for an approval.
+    decision_reason: str | None = Column(String(32), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    decision_note: str | None = Column(String(500), nullable=True)  # type: ignore[misc]  # internal, never shown to the customer; plugin ignores nullable
+    # What the customer asked for when the colleague approved another option (``option`` is the plan's).
+    requested_option: str | None = Column(String(16), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
 
 
 class Case(Base):
@@ -205,7 +217,8 @@ class Case(Base):
     reference: str | None = Column(String(20), nullable=True, unique=True)  # type: ignore[misc]  # plugin ignores nullable
     # identity_misuse | wrong_number | scam_report | complaint
     type: str = Column(String(20), nullable=False)
-    # open | under_review | confirmed | closed
+    # open | under_review (as the bot opens them) | investigating | confirmed | closed (final);
+    # bot/services/decisions.py moves them on, with a CaseNote each time.
     status: str = Column(String(16), nullable=False)
     urgent: bool = Column(Boolean, nullable=False, default=False)
     customer_id: str | None = Column(ForeignKey("customers.id"), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
@@ -218,6 +231,23 @@ class Case(Base):
     idempotency_key: str = Column(String(64), nullable=False)
     created_at: dt.datetime = Column(DateTime, nullable=False)
     updated_at: dt.datetime = Column(DateTime, nullable=False)
+    # Wrong-number cases hold notices to ``phone`` until this is set: only when a colleague closes a
+    # confirmed case and asks for it, once no customer's record carries the number (decisions.py).
+    suppression_lifted_at: dt.datetime | None = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+
+
+class CaseNote(Base):
+    """A colleague's status change on a case, with their note: the case's history (who, when, why)."""
+
+    __tablename__ = "case_notes"
+
+    id: int = Column(Integer, primary_key=True, autoincrement=True)
+    case_id: int = Column(ForeignKey("cases.id"), nullable=False, index=True)
+    staff: str = Column(String(40), nullable=False)
+    from_status: str = Column(String(16), nullable=False)
+    to_status: str = Column(String(16), nullable=False)
+    note: str = Column(String(1000), nullable=False, default="")
+    created_at: dt.datetime = Column(DateTime, nullable=False)
 
 
 class HandoffTicket(Base):
@@ -249,6 +279,14 @@ class HandoffTicket(Base):
     claim_token: str | None = Column(String(32), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
     lease_expires_at: dt.datetime | None = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
     withdrawn_at: dt.datetime | None = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    # The agent console (bot/services/console.py): who has the ticket, since when, their last reply,
+    # and how it ended. A ticket is in the queue while neither resolved nor withdrawn.
+    assigned_to: str | None = Column(String(40), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    claimed_at: dt.datetime | None = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    last_agent_reply_at: dt.datetime | None = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    resolved_at: dt.datetime | None = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    resolved_by: str | None = Column(String(40), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    outcome: str | None = Column(String(200), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
 
 
 class AgentMessage(Base):
@@ -334,4 +372,57 @@ class ChatRating(Base):
     customer_id: str | None = Column(String(32), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
     language: str = Column(String(2), nullable=False)
     rating: int = Column(Integer, nullable=False)
+    created_at: dt.datetime = Column(DateTime, nullable=False)
+
+
+class StaffAccount(Base):
+    """A support agent or supervisor of the agent console. The password is stored only as an argon2 hash."""
+
+    __tablename__ = "staff_accounts"
+
+    id: int = Column(Integer, primary_key=True, autoincrement=True)
+    username: str = Column(String(40), nullable=False, unique=True)
+    role: str = Column(String(12), nullable=False)  # agent | supervisor
+    password_hash: str = Column(String(200), nullable=False)
+    failed_logins: int = Column(Integer, nullable=False, default=0)
+    locked_until: dt.datetime | None = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    created_at: dt.datetime = Column(DateTime, nullable=False)
+
+
+class StaffSession(Base):
+    """A console login. The cookie holds a random token; only its SHA-256 is stored, with the CSRF token."""
+
+    __tablename__ = "staff_sessions"
+
+    id: int = Column(Integer, primary_key=True, autoincrement=True)
+    token_hash: str = Column(String(64), nullable=False, unique=True)
+    username: str = Column(String(40), nullable=False, index=True)
+    csrf_token: str = Column(String(64), nullable=False)
+    created_at: dt.datetime = Column(DateTime, nullable=False)
+    expires_at: dt.datetime = Column(DateTime, nullable=False)
+    ended_at: dt.datetime | None = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+
+
+class AuditEntry(Base):
+    """Who did what, when, in the console (claims, replies, notes, resolutions, decisions, blocked messages, logins)."""
+
+    __tablename__ = "audit_log"
+
+    id: int = Column(Integer, primary_key=True, autoincrement=True)
+    at: dt.datetime = Column(DateTime, nullable=False, index=True)
+    username: str = Column(String(40), nullable=False)
+    action: str = Column(String(24), nullable=False)
+    ticket_id: str | None = Column(String(40), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    detail: str = Column(Text, nullable=False, default="")
+
+
+class AgentNote(Base):
+    """A private note on a ticket: agents and supervisors read it, the customer never does."""
+
+    __tablename__ = "agent_notes"
+
+    id: int = Column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: str = Column(String(40), nullable=False, index=True)
+    username: str = Column(String(40), nullable=False)
+    text: str = Column(String(2000), nullable=False)
     created_at: dt.datetime = Column(DateTime, nullable=False)

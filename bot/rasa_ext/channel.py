@@ -34,6 +34,7 @@ from bot.rasa_ext.waiting import back_to_bot, care_message, render, waiting_repl
 from bot.rasa_ext.waiting import resume as resume_conversation
 from bot.services import chat_log
 from bot.services.chat_log import Line
+from bot.services.loans import customer_language
 from bot.settings import get_settings
 from bot.tokens import InvalidToken, verify
 from bot.unit_of_work import SqlAlchemyUnitOfWork
@@ -225,11 +226,12 @@ class InAppInput(InputChannel):
             except Outage:
                 return response.json({"error": "the chat history is unavailable; try again shortly"}, status=503)
             tracker = await _stored_tracker(request, conversation_id)
-            language = (tracker.get_slot("language") if tracker and tracker.events else None) or (
-                await asyncio.to_thread(chat_log.customer_language, SqlAlchemyUnitOfWork, customer_id)
-                if customer_id
-                else None
-            )
+            language = tracker.get_slot("language") if tracker and tracker.events else None
+            if language is None and customer_id:
+                try:
+                    language = await asyncio.to_thread(customer_language, SqlAlchemyUnitOfWork, customer_id)
+                except Outage:
+                    language = None  # the page keeps its own language
             return response.json(
                 {
                     "session": found.chat_session,

@@ -224,16 +224,6 @@ def lines_after(uow_factory: UowFactory, conversation_id: str, seq: int, limit: 
         raise RecordsUnavailable() from exc
 
 
-def customer_language(uow_factory: UowFactory, customer_id: str) -> str | None:
-    """The language in the customer's records (the page's words before they write anything)."""
-    try:
-        with uow_factory() as uow:
-            customer = uow.loans.customer(customer_id)
-            return customer.language if customer else None
-    except SQLAlchemyError:
-        return None
-
-
 class AlreadyRated(Exception):
     """This chat session has a rating already; the first answer stands."""
 

@@ -72,7 +72,8 @@ def _loan_state(uow: UnitOfWork, loan: Loan, today: dt.date) -> tuple[LoanState,
         loan_id=loan.id,
         overdue=_items(overdue, today),
         disputed=loan.disputed_at is not None,
-        last_approved_extension=last.created_at.date() if last else None,
+        # A colleague's approval of a referred request counts from the day they approved it.
+        last_approved_extension=(last.decided_at or last.created_at).date() if last else None,
     )
     return state, overdue
 
@@ -159,19 +160,57 @@ def _terms_json(t: Terms) -> str:
     )
 
 
-def _decision(request: ExtensionRequest, already: bool) -> ExtensionDecision:
-    t = None
-    if request.terms:
-        raw = json.loads(request.terms)
-        t = Terms(
-            option=ExtensionOption.from_code(raw["option"]),
-            overdue_amount=Decimal(raw["overdue_amount"]),
-            frozen_penalty=Decimal(raw["frozen_penalty"]),
-            instalments=tuple(
-                PlannedInstalment(dt.date.fromisoformat(p["due_date"]), Decimal(p["amount"]))
-                for p in raw["instalments"]
-            ),
+def _terms_from_json(text: str | None) -> Terms | None:
+    """The agreed schedule as recorded on the request (None while nothing was agreed)."""
+    if not text:
+        return None
+    raw = json.loads(text)
+    return Terms(
+        option=ExtensionOption.from_code(raw["option"]),
+        overdue_amount=Decimal(raw["overdue_amount"]),
+        frozen_penalty=Decimal(raw["frozen_penalty"]),
+        instalments=tuple(
+            PlannedInstalment(dt.date.fromisoformat(p["due_date"]), Decimal(p["amount"])) for p in raw["instalments"]
+        ),
+    )
+
+
+def _reschedule(
+    uow: UnitOfWork,
+    request: ExtensionRequest,
+    overdue: Sequence[Instalment],
+    option: ExtensionOption,
+    today: dt.date,
+) -> Terms:
+    """Approve ``request`` (already stored, so it has an id) under ``option``: the overdue instalments
+    of its loan become ``rescheduled`` and the plan's instalments (terms as of ``today``) are added
+    after the loan's last one, each tied to the request. Self-service approval (submit_extension)
+    and a colleague's approval of a referred request (bot.services.decisions) both go through here,
+    so a loan's schedule changes the same way whoever approved it. The caller holds the loan's lock
+    and commits."""
+    plan = terms(_items(overdue, today), option, today)
+    request.status = "approved"
+    request.option = option.code
+    request.terms = _terms_json(plan)
+    for instalment in overdue:
+        instalment.status = "rescheduled"
+    seq = uow.loans.max_seq(request.loan_id)
+    for k, planned in enumerate(plan.instalments, start=1):
+        uow.loans.add_instalment(
+            Instalment(
+                loan_id=request.loan_id,
+                seq=seq + k,
+                due_date=planned.due_date,
+                amount=planned.amount,
+                status="scheduled",
+                extension_id=request.id,
+            )
         )
+    return plan
+
+
+def _decision(request: ExtensionRequest, already: bool) -> ExtensionDecision:
+    t = _terms_from_json(request.terms)
     reasons = tuple(request.rationale.split(":", 1)[0].split(",")) if request.status == "referred" else ()
     return ExtensionDecision(
         reference=request.reference or "",
@@ -227,7 +266,6 @@ def submit_extension(
                 raise NothingOverdue()
             decision = eligibility(state, policy, today)
             approved = decision.self_service and option is not None
-            plan = terms(state.overdue, option, today) if approved and option else None
             request = ExtensionRequest(
                 customer_id=customer_id,
                 loan_id=loan_id,
@@ -235,7 +273,7 @@ def submit_extension(
                 reason_code=reason_code,
                 reason_text=reason_text[:500],
                 option=option.code if option else None,
-                terms=_terms_json(plan) if plan else None,
+                terms=None,  # the agreed schedule, set by _reschedule
                 rationale=(
                     f"self-service: {decision.rationale}"
                     if approved
@@ -245,21 +283,8 @@ def submit_extension(
                 created_at=now,
             )
             uow.extensions.add(request)
-            if plan is not None:
-                for instalment in overdue:
-                    instalment.status = "rescheduled"
-                seq = uow.loans.max_seq(loan_id)
-                for k, planned in enumerate(plan.instalments, start=1):
-                    uow.loans.add_instalment(
-                        Instalment(
-                            loan_id=loan_id,
-                            seq=seq + k,
-                            due_date=planned.due_date,
-                            amount=planned.amount,
-                            status="scheduled",
-                            extension_id=request.id,
-                        )
-                    )
+            if approved and option is not None:
+                _reschedule(uow, request, overdue, option, today)
             uow.commit()
             return _decision(request, already=False)
     except IntegrityError:
