@@ -33,8 +33,10 @@ from starlette.routing import Route
 
 from bot.domain.agent_guard import check_agent_message, quiet_hours_block
 from bot.domain.errors import Outage, UserError
-from bot.services import console, staff
-from bot.services.cases import customer_requests
+from bot.domain.extensions import options as extension_options
+from bot.services import console, decisions, staff
+from bot.services.cases import customer_requests, list_cases
+from bot.services.extensions import default_policy as extension_policy
 from bot.services.loans import account_overview
 from bot.services.notices import default_policy
 from bot.services.staff import Staff, StaffError
@@ -399,6 +401,86 @@ def create_app(deps: Deps | None = None) -> Starlette:
         entries = staff.audit_log(deps.uow_factory, 300, action)
         return render(request, "audit.html", me=who[0], csrf=who[1], entries=entries, action=action)
 
+    async def decisions_page(request: Request) -> Response:
+        who = await guard(request, supervisor=True)
+        if isinstance(who, Response):
+            return who
+        language = _language(request)
+        referred = decisions.referred_extensions(deps.uow_factory)
+        cases = [c for c in list_cases(deps.uow_factory, limit=100) if c.status != "closed"]
+        return render(
+            request,
+            "decisions.html",
+            me=who[0],
+            csrf=who[1],
+            referred=referred,
+            cases=cases,
+            options=[o.code for o in extension_options(extension_policy())],
+            reasons={code: text[language] for code, text in decisions.REJECTION_REASONS.items()},
+            transitions=decisions.CASE_TRANSITIONS,
+            flash=request.query_params.get("m"),
+        )
+
+    async def tell_customer(decision: decisions.StaffDecision) -> bool:
+        """Tell the customer in their chat, in their language (the next notice run follows the new schedule)."""
+        text = decisions.customer_message_for(decision, decision.language)
+        sent = await run_in_threadpool(
+            agent_api, "messages", {"conversation_id": f"customer:{decision.customer_id}", "text": text}
+        )
+        return sent is not None and sent.status_code == 200
+
+    async def decide_extension(request: Request) -> Response:
+        who = await guard(request, supervisor=True)
+        if isinstance(who, Response):
+            return who
+        reference, verdict = request.path_params["reference"], request.path_params["verdict"]
+        form = await request.form()
+        note = str(form.get("note") or "")[:500]
+        try:
+            if verdict == "approve":
+                decision = decisions.approve_extension(
+                    deps.uow_factory, reference, who[0].username, str(form.get("option") or "") or None,
+                    clock.today(), clock.now(), note=note,
+                )  # fmt: skip
+            elif verdict == "reject":
+                decision = decisions.reject_extension(
+                    deps.uow_factory, reference, who[0].username, str(form.get("reason") or ""), note, clock.now()
+                )
+            else:
+                return JSONResponse({"error": "approve or reject"}, status_code=404)
+        except UserError as exc:
+            return JSONResponse({"error": str(exc) or type(exc).__name__}, status_code=409)
+        told = decision.already_recorded or await tell_customer(decision)
+        with deps.uow_factory() as uow:
+            staff.audit_in(
+                uow, who[0].username, f"extension_{decision.status}", clock.now(), None,
+                reference=reference, option=decision.option, reason=decision.reason_code, told=told,
+            )  # fmt: skip
+            uow.commit()
+        return RedirectResponse(f"/decisions?m={decision.status}", status_code=303)
+
+    async def decide_case(request: Request) -> Response:
+        who = await guard(request, supervisor=True)
+        if isinstance(who, Response):
+            return who
+        reference = request.path_params["reference"]
+        form = await request.form()
+        try:
+            decided = decisions.case_status(
+                deps.uow_factory, reference, who[0].username, str(form.get("status") or ""),
+                str(form.get("note") or "")[:500], clock.now(), lift_suppression=form.get("lift") == "yes",
+            )  # fmt: skip
+        except UserError as exc:
+            return JSONResponse({"error": str(exc) or type(exc).__name__}, status_code=409)
+        with deps.uow_factory() as uow:
+            staff.audit_in(
+                uow, who[0].username, "case_status", clock.now(), None,
+                reference=reference, status=decided.status, previous=decided.previous_status,
+                suppression_lifted=decided.suppression_lifted,
+            )  # fmt: skip
+            uow.commit()
+        return RedirectResponse("/decisions?m=case", status_code=303)
+
     async def asset(request: Request) -> Response:
         name = request.path_params["name"]
         if name not in ASSETS:
@@ -424,6 +506,9 @@ def create_app(deps: Deps | None = None) -> Starlette:
         Route("/tickets/{ticket_id}/transfer", transfer, methods=["POST"]),
         Route("/tickets/{ticket_id}/resolve", resolve, methods=["POST"]),
         Route("/audit", audit_page),
+        Route("/decisions", decisions_page),
+        Route("/decisions/extensions/{reference}/{verdict}", decide_extension, methods=["POST"]),
+        Route("/decisions/cases/{reference}", decide_case, methods=["POST"]),
         Route("/static/{name}", asset),
     ]
     app = Starlette(routes=routes)

@@ -214,3 +214,39 @@ def test_logout_ends_the_session(console) -> None:
         == 303
     )
     assert s.get(f"{console.url}/api/queue", timeout=10).status_code == 401
+
+
+def test_a_supervisor_approves_a_referred_extension_and_the_customer_sees_the_plan(bot, console) -> None:
+    bot.say("can I get more time?", customer="C1004")
+    bot.say("my business failed", customer="C1004")
+    referred = bot.text(bot.say("yes, pass it on", customer="C1004"))
+    reference = re.search(r"EXT-\d{4}-\d{6}", referred).group(0)
+    alice, sue = console.session("alice"), console.session("sue")
+    assert alice.get(f"{console.url}/decisions", timeout=10).status_code == 403  # agents do not decide
+    page = sue.get(f"{console.url}/decisions", timeout=10).text
+    assert reference in page
+    csrf = csrf_of(page)
+    option = re.search(rf'data-reference="{reference}".*?<option value="([a-z]+_\d+)"', page, re.S).group(1)
+    approved = sue.post(
+        f"{console.url}/decisions/extensions/{reference}/approve",
+        data={"csrf": csrf, "option": option, "note": "checked with the branch"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert approved.status_code == 303, approved.text
+    assert reference not in sue.get(f"{console.url}/decisions", timeout=10).text
+    again = sue.post(
+        f"{console.url}/decisions/extensions/{reference}/reject",
+        data={"csrf": csrf, "reason": "other", "note": "x"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert again.status_code == 409  # approved already: it cannot be rejected now
+    # The customer was told in the chat, in English, and the assistant now shows the plan.
+    headers = {"Authorization": f"Bearer {mint('C1004', bot.secret)}"}
+    lines = requests.get(f"{bot.base}/webhooks/inapp/history", headers=headers, timeout=10).json()["lines"]
+    assert any(line["kind"] == "agent" and reference in line["text"] for line in lines)
+    owed = bot.text(bot.say("how much do I owe?", customer="C1004"))
+    assert reference in owed or "plan" in owed.lower()
+    audit = sue.get(f"{console.url}/audit", timeout=10).text
+    assert ">extension_approved<" in audit and reference in audit
