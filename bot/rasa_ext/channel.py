@@ -245,6 +245,27 @@ class InAppInput(InputChannel):
                 headers={"Cache-Control": "no-store"},
             )
 
+        @hook.route("/queue", methods=["GET"])
+        async def chat_queue(request: Request) -> HTTPResponse:
+            """The customer's place among those waiting for a person (1 = next), or null."""
+            refused = await limits.check("ip", request.remote_addr or request.ip)
+            if refused:
+                return response.json({"error": refused}, status=429)
+            try:
+                conversation_id, _ = _viewer(request, secret)
+            except BadRequest as exc:
+                return response.json({"error": exc.error}, status=exc.status)
+            from bot.services.console import queue_position
+
+            try:
+                position = await asyncio.to_thread(
+                    queue_position, SqlAlchemyUnitOfWork, conversation_id, get_settings().clock().now()
+                )
+            except Exception:  # noqa: BLE001 - the page simply shows no position
+                logger.exception("inapp: reading the queue position failed")
+                position = None
+            return response.json({"position": position}, headers={"Cache-Control": "no-store"})
+
         @hook.route("/stream", methods=["GET"])
         async def chat_stream(request: Request) -> HTTPResponse | None:
             """Server-sent events: every line after ``after`` (or Last-Event-ID), then new ones live."""

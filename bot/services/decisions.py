@@ -101,13 +101,12 @@ SENTENCES: dict[str, dict[str, str]] = {
 WORD_GAP = {"zh": "", "en": " "}
 
 CASE_STATUSES = ("investigating", "confirmed", "closed")
-_UNDECIDED = ("investigating", "confirmed", "closed")
 #: Where a colleague may move a case from each status; the bot opens cases as open or under_review.
 #: Setting investigating again while investigating adds a progress note; closed is final.
 CASE_TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "open": _UNDECIDED,
-    "under_review": _UNDECIDED,
-    "investigating": _UNDECIDED,
+    "open": CASE_STATUSES,
+    "under_review": CASE_STATUSES,
+    "investigating": CASE_STATUSES,
     "confirmed": ("closed",),
     "closed": (),
 }
@@ -445,7 +444,7 @@ def case_status(
             if case is None:
                 raise CaseNotFound(reference)
             previous = case.status
-            if status not in CASE_TRANSITIONS.get(previous, _UNDECIDED):
+            if status not in CASE_TRANSITIONS.get(previous, CASE_STATUSES):
                 raise CaseStatusNotAllowed(reference, previous, status)
             if lift_suppression:
                 if case.type != "wrong_number":

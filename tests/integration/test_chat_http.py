@@ -229,3 +229,14 @@ def test_ending_a_chat_stores_one_rating_and_the_next_message_starts_a_new_sessi
     assert requests.post(inapp(bot, "end"), json={"sender": visitor}, timeout=10).status_code == 200
     with SqlAlchemyUnitOfWork(bot.database_url) as u:
         assert u.chat.last(visitor_conversation(visitor)).status == "ended"
+
+
+def test_a_customer_waiting_for_a_person_learns_their_place_in_the_queue(bot) -> None:
+    visitor = "visitor_chat_http_queue"
+    assert requests.get(inapp(bot, "queue"), headers={"X-Chat-Sender": visitor}, timeout=10).json() == {
+        "position": None
+    }
+    bot.say("转人工", sender=visitor)
+    position = requests.get(inapp(bot, "queue"), headers={"X-Chat-Sender": visitor}, timeout=10).json()["position"]
+    assert isinstance(position, int) and position >= 1
+    assert requests.get(inapp(bot, "queue"), timeout=10).status_code == 400  # whose place? no identity, no answer

@@ -35,6 +35,8 @@
     ended: false,
     sending: false,
     typingTimer: null,
+    queueTimer: null,
+    agentSpoke: false,
   };
 
   // --- words -----------------------------------------------------------------------------
@@ -221,7 +223,7 @@
   function updatePlaceholder() {
     input.placeholder = openChoices() ? t("input_placeholder_buttons") : t("input_placeholder");
   }
-  function addLine(line) {
+  function addLine(line, live) {
     var seq = line.seq === undefined ? null : line.seq;
     if (seq !== null && state.seen[seq]) {
       // Shown already; a send's reply has no time for the customer's own line, the stream's copy has.
@@ -258,12 +260,38 @@
     placeInOrder(node, seq);
     if (line.kind === "agent" || (line.kind === "bot" && !state.sending)) showTyping(null);
     if (line.kind === "status" && line.status === "ended") showEnded();
+    if (line.kind === "status") followHandover(line.status, live);
     disableAnsweredChoices();
     log.scrollTop = log.scrollHeight;
   }
   function answered(seq) {
     // Whether a line after this one is shown already (the answer came before the typing signal).
     return Object.keys(state.seen).some(function (k) { return Number(k) > seq; });
+  }
+  // While the chat waits for a person, the customer sees their place in the queue (every 15 s).
+  // When a person hands the chat back, the page asks how it went (the one-question rating).
+  function followHandover(status, live) {
+    clearTimeout(state.queueTimer);
+    if (status === "queued") { state.agentSpoke = false; pollQueue(); }
+    if (status === "agent_joined") { state.agentSpoke = true; showQueue(null); }
+    if (status === "bot_back" || status === "ended") {
+      showQueue(null);
+      if (status === "bot_back" && live && state.agentSpoke) { state.agentSpoke = false; openRating(); }
+    }
+  }
+  function showQueue(position) {
+    var box = el("queue");
+    if (!box) return;
+    box.textContent = position === null ? "" : position <= 1 ? t("queue_next") : t("queue_ahead", { ahead: position - 1 });
+    box.hidden = position === null;
+  }
+  function pollQueue() {
+    fetch(base + "/queue", { headers: identityHeaders(), cache: "no-store" }).then(function (r) {
+      return r.ok ? r.json() : { position: null };
+    }).then(function (answer) {
+      showQueue(typeof answer.position === "number" ? answer.position : null);
+      if (typeof answer.position === "number") state.queueTimer = setTimeout(pollQueue, 15000);
+    }).catch(function () { state.queueTimer = setTimeout(pollQueue, 15000); });
   }
   function showTyping(who) {
     clearTimeout(state.typingTimer);
@@ -287,7 +315,7 @@
     }).then(function (history) {
       state.historyLoaded = true;
       if (history.language) setLanguage(history.language, false);
-      history.lines.forEach(addLine);
+      history.lines.forEach(function (line) { addLine(line, false); });
       state.streamAfter = Math.max(state.streamAfter, history.last_seq || 0);
       if (history.ended) showEnded(true);
     });
@@ -295,7 +323,7 @@
   function handleEvent(name, id, data) {
     if (name === "line") {
       var line = JSON.parse(data);
-      addLine(line);
+      addLine(line, true);
       if (typeof line.seq === "number") state.streamAfter = Math.max(state.streamAfter, line.seq);
     } else if (name === "typing") {
       var signal = JSON.parse(data);
