@@ -451,6 +451,9 @@ def create_app(deps: Deps | None = None) -> Starlette:
         except UserError as exc:
             return JSONResponse({"error": str(exc) or type(exc).__name__}, status_code=409)
         told = decision.already_recorded or await tell_customer(decision)
+        console.close_referrals(
+            deps.uow_factory, decision.customer_id, who[0], f"extension {decision.status} {reference}", clock.now()
+        )
         with deps.uow_factory() as uow:
             staff.audit_in(
                 uow, who[0].username, f"extension_{decision.status}", clock.now(), None,

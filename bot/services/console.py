@@ -218,3 +218,21 @@ def resolve(uow_factory: UowFactory, ticket_id: str, staff: Staff, outcome: str,
             uow.commit()
     except SQLAlchemyError as exc:
         raise RecordsUnavailable() from exc
+
+
+def close_referrals(
+    uow_factory: UowFactory, customer_id: str, staff: Staff, outcome: str, now: dt.datetime
+) -> list[str]:
+    """Resolve the customer's open extension-referral tickets once a supervisor decided; returns their ids."""
+    try:
+        with uow_factory() as uow:
+            closed = []
+            for t in uow.tickets.in_queue():
+                if t.customer_id == customer_id and t.reason == "extension_referral":
+                    t.resolved_at, t.resolved_by, t.outcome = now, staff.username, outcome[:200]
+                    audit_in(uow, staff.username, "resolve", now, t.ticket_id, outcome=outcome[:200])
+                    closed.append(t.ticket_id)
+            uow.commit()
+            return closed
+    except SQLAlchemyError as exc:
+        raise RecordsUnavailable() from exc

@@ -250,3 +250,6 @@ def test_a_supervisor_approves_a_referred_extension_and_the_customer_sees_the_pl
     assert reference in owed or "plan" in owed.lower()
     audit = sue.get(f"{console.url}/audit", timeout=10).text
     assert ">extension_approved<" in audit and reference in audit
+    # The referral's ticket left the queue with the decision.
+    queue = sue.get(f"{console.url}/api/queue", timeout=10).json()
+    assert not [i for i in queue if i["reason"] == "extension_referral" and "C1004" in i["summary"]]
