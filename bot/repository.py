@@ -98,6 +98,7 @@ class TicketRecords(Protocol):
     def add_message(self, message: AgentMessage) -> None: ...
     def unfetched_messages(self, conversation_id: str) -> Sequence[AgentMessage]: ...
     def in_queue(self) -> Sequence[HandoffTicket]: ...
+    def latest_resolved_of(self, conversation_id: str, since: dt.datetime) -> HandoffTicket | None: ...
     def claim(self, ticket_id: str, username: str, now: dt.datetime, take_over: bool = False) -> bool: ...
     def release_idle(self, claimed_before: dt.datetime) -> Sequence[HandoffTicket]: ...
 
@@ -469,6 +470,15 @@ class SqlTicketRecords:
             .order_by(HandoffTicket.created_at, HandoffTicket.id)
         )
         return self.session.execute(stmt).scalars().all()
+
+    def latest_resolved_of(self, conversation_id: str, since: dt.datetime) -> HandoffTicket | None:
+        stmt = (
+            select(HandoffTicket)
+            .where(HandoffTicket.conversation_id == conversation_id, HandoffTicket.resolved_at >= since)
+            .order_by(HandoffTicket.resolved_at.desc(), HandoffTicket.id.desc())
+            .limit(1)
+        )
+        return self.session.execute(stmt).scalars().first()
 
     def claim(self, ticket_id: str, username: str, now: dt.datetime, take_over: bool = False) -> bool:
         """Assign an open ticket in one statement: of two agents claiming at once exactly one wins.

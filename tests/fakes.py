@@ -279,6 +279,14 @@ class FakeTicketRecords:
             key=lambda t: (t.created_at, t.id),
         )
 
+    def latest_resolved_of(self, conversation_id: str, since: dt.datetime) -> HandoffTicket | None:
+        mine = [
+            t
+            for t in self.tickets
+            if t.conversation_id == conversation_id and t.resolved_at is not None and t.resolved_at >= since
+        ]
+        return max(mine, key=lambda t: (t.resolved_at, t.id), default=None)
+
     def claim(self, ticket_id: str, username: str, now: dt.datetime, take_over: bool = False) -> bool:
         t = self.by_ticket_id(ticket_id)
         if t is None or t.resolved_at is not None or t.withdrawn_at is not None:

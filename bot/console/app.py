@@ -263,6 +263,7 @@ def create_app(deps: Deps | None = None) -> Starlette:
             t=found.item,
             lines=found.lines,
             notes=found.notes,
+            closed=found,
             context=customer_context(found.item.customer_id),
             canned=canned,
             colleagues=[s for s in staff.staff_names(deps.uow_factory) if s.username != who[0].username],
@@ -514,7 +515,13 @@ def create_app(deps: Deps | None = None) -> Starlette:
         Route("/decisions/cases/{reference}", decide_case, methods=["POST"]),
         Route("/static/{name}", asset),
     ]
-    app = Starlette(routes=routes)
+    async def unavailable(request: Request, _exc: Exception) -> Response:
+        # The records database is down: say so; nothing was half-done (each action is one transaction).
+        if request.url.path.startswith("/api/") or request.method != "GET":
+            return JSONResponse({"error": "the records are unavailable; try again shortly"}, status_code=503)
+        return render(request, "message.html", 503, message="503 — the records are unavailable; try again shortly.")
+
+    app = Starlette(routes=routes, exception_handlers={Outage: unavailable})
     app.state.deps = deps
     return app
 

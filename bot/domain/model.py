@@ -287,6 +287,8 @@ class HandoffTicket(Base):
     resolved_at: dt.datetime | None = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
     resolved_by: str | None = Column(String(40), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
     outcome: str | None = Column(String(200), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    # The customer's 1-5 answer to "how was this chat?" after the agent handed back.
+    rating: int | None = Column(Integer, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
 
 
 class AgentMessage(Base):

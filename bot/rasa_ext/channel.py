@@ -7,6 +7,7 @@ that is namespaced so it can never select a customer's conversation.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hmac
 import json
 import logging
@@ -317,8 +318,21 @@ class InAppInput(InputChannel):
                 return response.json({"error": "this chat has been rated already"}, status=409)
             except Outage:
                 return response.json({"error": "the chat could not be ended; try again shortly"}, status=503)
+            rated_ticket = None
+            if rating is not None:  # after a person helped: the rating is kept with their ticket too
+                from bot.services.handoff import rate_resolved_ticket
+
+                since = get_settings().clock().now() - dt.timedelta(minutes=chat_log.idle_minutes())
+                try:
+                    rated_ticket = await asyncio.to_thread(
+                        rate_resolved_ticket, SqlAlchemyUnitOfWork, conversation_id, rating, since
+                    )
+                except Outage:
+                    logger.warning("inapp: the rating could not be stored with the ticket of %s", conversation_id)
             await notifier.publish(conversation_id, {"type": "lines"})
-            return response.json({"status": "ended", "line": line.payload() if line else None})
+            return response.json(
+                {"status": "ended", "line": line.payload() if line else None, "ticket_id": rated_ticket}
+            )
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:

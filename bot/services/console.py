@@ -49,6 +49,9 @@ class TicketDetail:
     lines: Sequence[chat_log.ChatLine]
     notes: Sequence[NoteView]
     last_customer_message_at: dt.datetime | None
+    outcome: str | None = None
+    resolved_by: str | None = None
+    rating: int | None = None
 
 
 def _order(t: HandoffTicket) -> tuple[int, dt.datetime, int]:
@@ -147,10 +150,11 @@ def detail(uow_factory: UowFactory, ticket_id: str, now: dt.datetime) -> TicketD
             item = in_queue.get(ticket_id) or _items([ticket], now)[0]
             lines = [chat_log.ChatLine.of(e) for e in uow.chat.after(ticket.conversation_id, 0, 1000)]
             notes = notes_of(uow, ticket_id)
+            closing = (ticket.outcome, ticket.resolved_by, ticket.rating)
     except SQLAlchemyError as exc:
         raise RecordsUnavailable() from exc
     last_user = next((line.at for line in reversed(lines) if line.kind == "user"), None)
-    return TicketDetail(item, lines[-300:], notes, last_user)
+    return TicketDetail(item, lines[-300:], notes, last_user, *closing)
 
 
 @dataclass(frozen=True)

@@ -366,3 +366,18 @@ def fetch_agent_messages(uow_factory: UowFactory, conversation_id: str, now: dt.
             row.fetched_at = now
         uow.commit()
         return [{"sender": row.sender, "text": row.text, "seq": row.chat_seq} for row in rows]
+
+
+def rate_resolved_ticket(uow_factory: UowFactory, conversation_id: str, rating: int, since: dt.datetime) -> str | None:
+    """Store the customer's rating with the ticket a person resolved for them since ``since`` (the latest
+    one not rated yet); returns its id, or None when no person handled this chat."""
+    try:
+        with uow_factory() as uow:
+            ticket = uow.tickets.latest_resolved_of(conversation_id, since)
+            if ticket is None or ticket.rating is not None:
+                return None
+            ticket.rating = rating
+            uow.commit()
+            return ticket.ticket_id
+    except SQLAlchemyError as exc:
+        raise RecordsUnavailable() from exc

@@ -71,11 +71,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("resolved_at", sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column("resolved_by", sa.String(length=40), nullable=True))
         batch_op.add_column(sa.Column("outcome", sa.String(length=200), nullable=True))
+        batch_op.add_column(sa.Column("rating", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("handoff_tickets", schema=None) as batch_op:
-        for column in ("outcome", "resolved_by", "resolved_at", "last_agent_reply_at", "claimed_at", "assigned_to"):
+        for column in ("rating", "outcome", "resolved_by", "resolved_at", "last_agent_reply_at", "claimed_at", "assigned_to"):
             batch_op.drop_column(column)
     op.drop_table("agent_notes")
     op.drop_table("audit_log")

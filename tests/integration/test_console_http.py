@@ -178,6 +178,10 @@ def test_the_handoff_journey_from_the_customer_to_an_agent_and_back_to_the_assis
     assert resolved.status_code == 303
     assert ticket_id not in [i["ticket_id"] for i in alice.get(f"{console.url}/api/queue", timeout=10).json()]
     assert "nothing overdue" in bot.text(bot.say("how much do I owe?", customer="C1005"))
+    # The customer's rating after the person handed back is kept with the ticket.
+    rated = requests.post(f"{bot.base}/webhooks/inapp/end", json={"rating": 5}, headers=headers, timeout=10)
+    assert rated.status_code == 200 and rated.json()["ticket_id"] == ticket_id
+    assert "★ 5/5" in alice.get(f"{console.url}/tickets/{ticket_id}", timeout=10).text
 
     # The supervisor reads who did what, including the blocked attempt; an agent may not.
     sue = console.session("sue")
