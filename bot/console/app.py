@@ -515,11 +515,12 @@ def create_app(deps: Deps | None = None) -> Starlette:
         Route("/decisions/cases/{reference}", decide_case, methods=["POST"]),
         Route("/static/{name}", asset),
     ]
+
     async def unavailable(request: Request, _exc: Exception) -> Response:
         # The records database is down: say so; nothing was half-done (each action is one transaction).
         if request.url.path.startswith("/api/") or request.method != "GET":
             return JSONResponse({"error": "the records are unavailable; try again shortly"}, status_code=503)
-        return render(request, "message.html", 503, message="503 — the records are unavailable; try again shortly.")
+        return render(request, "message.html", 503, message=_words(_language(request))["unavailable"])
 
     app = Starlette(routes=routes, exception_handlers={Outage: unavailable})
     app.state.deps = deps

@@ -127,3 +127,25 @@ def test_the_page_starts_a_new_chat_after_the_same_idle_time_as_rasa_starts_a_ne
 
     common = yaml.safe_load((ROOT / "domain" / "common.yml").read_text(encoding="utf-8"))
     assert idle_minutes() == common["session_config"]["session_expiration_time"]
+
+
+def test_every_word_of_the_console_exists_in_both_languages_and_every_canned_reply_too() -> None:
+    from bot.console.app import canned_replies, console_config
+
+    words = console_config()["words"]
+    assert set(words["zh"]) == set(words["en"])
+    assert all(str(v).strip() for language in ("zh", "en") for v in words[language].values())
+    for reply in canned_replies():
+        assert re.search(r"[\u4e00-\u9fff]", reply["zh"]) and not re.search(r"[\u4e00-\u9fff]", reply["en"])
+    templates = (chat_page.STATIC.parent.parent / "console" / "templates").glob("*.html")
+    used = {m for path in templates for m in re.findall(r"\bw\.(\w+)", path.read_text(encoding="utf-8"))}
+    assert used <= set(words["zh"]), used - set(words["zh"])
+
+
+def test_canned_replies_pass_the_compliance_guard() -> None:
+    from bot.console.app import canned_replies
+    from bot.domain.agent_guard import check_agent_message
+
+    for reply in canned_replies():
+        for language in ("zh", "en"):
+            assert check_agent_message(reply[language], anonymous=True) == (), (reply["key"], language)
