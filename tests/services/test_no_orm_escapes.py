@@ -19,13 +19,13 @@ from bot.clock import FixedClock
 from bot.domain.model import Base
 from bot.domain.repayment import RepaymentPolicy
 from bot.notice_senders import OutgoingSms
-from bot.services import care, cases, extensions, fraud, handoff, loans, notices
+from bot.services import care, cases, chat_log, console, extensions, fraud, handoff, loans, notices, staff
 from bot.unit_of_work import SqlAlchemyUnitOfWork
 from tests.conftest import TODAY
 
 NOW = dt.datetime.combine(TODAY, dt.time(14, 0))
 POLICY = RepaymentPolicy(True, Decimal("1.00"), ("penalty", "instalment"), Decimal("0.00"))
-MODULES = (care, cases, extensions, fraud, handoff, loans, notices)
+MODULES = (care, cases, chat_log, console, extensions, fraud, handoff, loans, notices, staff)
 #: Public functions that take no unit of work (pure helpers, cached config readers).
 NOT_USE_CASES = {
     "normalise_mobile",
@@ -35,6 +35,14 @@ NOT_USE_CASES = {
     "notice_key",
     "summarize",
     "service_hours",
+    "chat_settings",
+    "idle_minutes",
+    # These work inside the caller's unit of work (they take one, not a factory).
+    "append_in",
+    "waiting_for_person",
+    "audit_in",
+    "notes_of",
+    "add_note_in",
 }
 
 
@@ -71,6 +79,8 @@ def calls(url: str) -> dict[str, Any]:
     case = cases.open_scam_report(u, "visitor:abc12345", None, False, "fake link", NOW)
     cases.open_complaint(u, "customer:C1004", "C1004", "other", "slow answers", NOW)
     care.record_vulnerability(u, "C1004", "customer:C1004", "job_loss", NOW)
+    staff.add_or_change(u, "alice", "agent", "a long password", NOW)
+    agent, boss = staff.Staff("alice", "agent"), staff.Staff("sue", "supervisor")
     return {
         "account_overview": lambda: loans.account_overview(u, "C1001", TODAY),
         "customer_language": lambda: loans.customer_language(u, "C1003"),
@@ -110,6 +120,28 @@ def calls(url: str) -> dict[str, Any]:
         "fetch_agent_messages": lambda: handoff.fetch_agent_messages(u, "customer:C1001", NOW),
         "run_notices": lambda: notices.run_notices(u, Outbox(), NOW),
         "deliver_pending": lambda: notices.deliver_pending(u, Outbox(), FixedClock(NOW)),
+        "rate_resolved_ticket": lambda: handoff.rate_resolved_ticket(u, "customer:C1001", 4, NOW),
+        "append": lambda: chat_log.append(u, "customer:C1001", [chat_log.Line("user", "hi")], NOW),
+        "history": lambda: chat_log.history(u, "customer:C1001"),
+        "lines_after": lambda: chat_log.lines_after(u, "customer:C1001", 0),
+        "end_chat": lambda: chat_log.end_chat(u, "customer:C1001", "C1001", "zh", None, NOW),
+        "queue": lambda: console.queue(u, NOW, 10),
+        "queue_position": lambda: console.queue_position(u, "customer:C1001", NOW),
+        "claim": lambda: console.claim(u, ticket.ticket_id, agent, NOW),
+        "transfer": lambda: console.transfer(u, ticket.ticket_id, boss, "alice", NOW),
+        "detail": lambda: console.detail(u, ticket.ticket_id, NOW),
+        "may_reply": lambda: console.may_reply(u, ticket.ticket_id, boss),
+        "record_reply": lambda: console.record_reply(u, ticket.ticket_id, agent, "hi", NOW),
+        "record_blocked": lambda: console.record_blocked(u, ticket.ticket_id, agent, "hi", ["threat"], NOW),
+        "add_note": lambda: console.add_note(u, ticket.ticket_id, agent, "a note", NOW),
+        "resolve": lambda: console.resolve(u, ticket.ticket_id, boss, "done", NOW),
+        "close_referrals": lambda: console.close_referrals(u, "C1004", boss, "done", NOW),
+        "add_or_change": lambda: staff.add_or_change(u, "bob", "agent", "a long password", NOW),
+        "login": lambda: staff.login(u, "alice", "a long password", NOW),
+        "session_of": lambda: staff.session_of(u, "no-such-token", NOW),
+        "logout": lambda: staff.logout(u, "no-such-token", NOW),
+        "staff_names": lambda: staff.staff_names(u),
+        "audit_log": lambda: staff.audit_log(u),
     }
 
 
