@@ -237,6 +237,30 @@ def _cmd_console(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    """The period's figures as DIR/metrics.csv and DIR/report.html (CONTRACTS section 9)."""
+    from pathlib import Path
+
+    from bot.analytics.report import figures, parse_period, write
+    from bot.services.chat_log import idle_minutes
+    from bot.settings import get_settings
+    from bot.unit_of_work import SqlAlchemyUnitOfWork
+
+    settings = get_settings()
+    clock = settings.clock()
+    try:
+        period = parse_period(args.since, args.until, clock.today())
+    except ValueError as exc:
+        print(f"report: {exc}", file=sys.stderr)
+        return 2
+    now = clock.utc_now().replace(tzinfo=None)
+    current = figures(SqlAlchemyUnitOfWork, period, settings.bank_timezone, now, idle_minutes())
+    previous = figures(SqlAlchemyUnitOfWork, period.previous(), settings.bank_timezone, now, idle_minutes())
+    csv_path, html_path = write(Path(args.out), current, previous)
+    print(f"wrote {html_path} and {csv_path} ({len(current.figures)} figures)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Overdue-notice support assistant tools.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -299,6 +323,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("username")
     p.add_argument("--role", choices=["agent", "supervisor"], required=True)
     p.set_defaults(func=_cmd_agents)
+
+    p = sub.add_parser("report", help="analytics report of a period: DIR/report.html and DIR/metrics.csv")
+    p.add_argument("--since", required=True, help="first day, ISO date (bank time)")
+    p.add_argument("--until", help="last day, ISO date (default today)")
+    p.add_argument("--out", required=True, help="directory to write to")
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("console", help="serve the agent console (default 127.0.0.1:$CONSOLE_PORT)")
     p.add_argument("--host", default="127.0.0.1")

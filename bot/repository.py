@@ -19,6 +19,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import and_, case, func, literal, or_, select, update
+from sqlalchemy import column as sa_column
+from sqlalchemy import table as sa_table
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session, noload
 from sqlalchemy.sql.elements import BooleanClauseList
@@ -129,6 +131,16 @@ class StaffRecords(Protocol):
     def audit_entries(self, limit: int, action: str | None = None) -> Sequence[AuditEntry]: ...
     def add_note(self, note: AgentNote) -> None: ...
     def notes_of(self, ticket_id: str) -> Sequence[AgentNote]: ...
+
+
+class ReportRecords(Protocol):
+    def events_between(self, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]: ...
+    def tickets_between(self, start: dt.datetime, end: dt.datetime) -> Sequence[HandoffTicket]: ...
+    def first_agent_reply_after(self, conversation_id: str, after: dt.datetime) -> dt.datetime | None: ...
+    def ratings_between(self, start: dt.datetime, end: dt.datetime) -> Sequence[ChatRating]: ...
+    def notice_counts_between(self, start: dt.datetime, end: dt.datetime) -> dict[str, int]: ...
+    def case_counts_between(self, start: dt.datetime, end: dt.datetime) -> dict[tuple[str, str], int]: ...
+    def extension_counts_between(self, start: dt.datetime, end: dt.datetime) -> dict[str, int]: ...
 
 
 class ChatRecords(Protocol):
@@ -696,3 +708,69 @@ class SqlChatRecords:
             ChatRating.conversation_id == conversation_id, ChatRating.chat_session == session
         )
         return self.session.execute(stmt).scalars().first()
+
+
+#: The analytics consumer's table (bot/analytics); read here as a plain table for the reports.
+_ANALYTICS_EVENTS = sa_table(
+    "analytics_events",
+    sa_column("conversation_id"),
+    sa_column("verified"),
+    sa_column("event_type"),
+    sa_column("name"),
+    sa_column("intent_confidence"),
+    sa_column("text"),
+    sa_column("value"),
+    sa_column("at"),
+)
+
+
+class SqlReportRecords:
+    """What the analytics report reads: the stored events (UTC ``at``) and the records (bank-local times)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def events_between(self, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+        t = _ANALYTICS_EVENTS
+        stmt = select(t).where(t.c.at >= start, t.c.at < end).order_by(t.c.conversation_id, t.c.at)
+        return [dict(row._mapping) for row in self.session.execute(stmt)]
+
+    def tickets_between(self, start: dt.datetime, end: dt.datetime) -> Sequence[HandoffTicket]:
+        stmt = select(HandoffTicket).where(HandoffTicket.created_at >= start, HandoffTicket.created_at < end)
+        return self.session.execute(stmt.order_by(HandoffTicket.id)).scalars().all()
+
+    def first_agent_reply_after(self, conversation_id: str, after: dt.datetime) -> dt.datetime | None:
+        stmt = select(func.min(AgentMessage.created_at)).where(
+            AgentMessage.conversation_id == conversation_id,
+            AgentMessage.sender == "agent",
+            AgentMessage.created_at >= after,
+        )
+        return self.session.execute(stmt).scalar()
+
+    def ratings_between(self, start: dt.datetime, end: dt.datetime) -> Sequence[ChatRating]:
+        stmt = select(ChatRating).where(ChatRating.created_at >= start, ChatRating.created_at < end)
+        return self.session.execute(stmt).scalars().all()
+
+    def notice_counts_between(self, start: dt.datetime, end: dt.datetime) -> dict[str, int]:
+        stmt = (
+            select(SmsNotice.status, func.count())
+            .where(SmsNotice.sent_at >= start, SmsNotice.sent_at < end)
+            .group_by(SmsNotice.status)
+        )
+        return {str(status): int(n) for status, n in self.session.execute(stmt)}
+
+    def case_counts_between(self, start: dt.datetime, end: dt.datetime) -> dict[tuple[str, str], int]:
+        stmt = (
+            select(Case.type, Case.status, func.count())
+            .where(Case.created_at >= start, Case.created_at < end)
+            .group_by(Case.type, Case.status)
+        )
+        return {(str(kind), str(status)): int(n) for kind, status, n in self.session.execute(stmt)}
+
+    def extension_counts_between(self, start: dt.datetime, end: dt.datetime) -> dict[str, int]:
+        stmt = (
+            select(ExtensionRequest.status, func.count())
+            .where(ExtensionRequest.created_at >= start, ExtensionRequest.created_at < end)
+            .group_by(ExtensionRequest.status)
+        )
+        return {str(status): int(n) for status, n in self.session.execute(stmt)}

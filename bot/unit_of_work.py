@@ -20,11 +20,13 @@ from bot.repository import (
     ExtensionRecords,
     LoanRecords,
     NoticeRecords,
+    ReportRecords,
     SqlCaseRecords,
     SqlChatRecords,
     SqlExtensionRecords,
     SqlLoanRecords,
     SqlNoticeRecords,
+    SqlReportRecords,
     SqlStaffRecords,
     SqlTicketRecords,
     SqlVulnerabilityRecords,
@@ -43,6 +45,7 @@ class UnitOfWork(Protocol):
     vulnerability_flags: VulnerabilityRecords
     chat: ChatRecords
     staff: StaffRecords
+    reports: ReportRecords
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(
@@ -64,6 +67,7 @@ class SqlAlchemyUnitOfWork:
     vulnerability_flags: VulnerabilityRecords
     chat: ChatRecords
     staff: StaffRecords
+    reports: ReportRecords
 
     def __init__(self, database_url: str | None = None, factory: sessionmaker[Session] | None = None) -> None:
         if factory is None:
@@ -85,6 +89,7 @@ class SqlAlchemyUnitOfWork:
         self.vulnerability_flags = SqlVulnerabilityRecords(self.session)
         self.chat = SqlChatRecords(self.session)
         self.staff = SqlStaffRecords(self.session)
+        self.reports = SqlReportRecords(self.session)
         return self
 
     def __exit__(

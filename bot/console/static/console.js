@@ -15,12 +15,13 @@
   var queue = document.getElementById("queue");
   if (queue) {
     var minutes = JSON.parse(queue.dataset.minutes || '"{n} min"');
+    var seconds = JSON.parse(queue.dataset.seconds || '"{n} s"');
     var started = Date.now();
     setInterval(function () {
       var extra = Math.floor((Date.now() - started) / 1000);
       Array.prototype.forEach.call(queue.querySelectorAll(".wait"), function (cell) {
         var total = Number(cell.dataset.wait) + extra;
-        cell.textContent = minutes.replace("{n}", Math.floor(total / 60)) + " " + (total % 60) + "s";
+        cell.textContent = minutes.replace("{n}", Math.floor(total / 60)) + " " + seconds.replace("{n}", total % 60);
       });
     }, 1000);
     setInterval(function () {
