@@ -12,6 +12,7 @@ among others (a bank's own helpdesk uses the same API and the handoff webhook).
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import json
 import logging
@@ -51,6 +52,12 @@ LOGIN_CSRF_COOKIE = "console_login_csrf"
 LANGUAGE_COOKIE = "console_lang"
 ASSETS = {"console.js": "application/javascript; charset=utf-8", "console.css": "text/css; charset=utf-8"}
 MAX_TEXT = 2000
+#: The figures the supervisors' dashboard shows (docs/analytics.md defines them).
+DASHBOARD = (
+    "engaged_sessions", "containment_rate", "escalation_rate", "escalation_asked_rate", "fallback_rate",
+    "abandonment_rate", "doom_loop_rate", "handoffs", "time_to_person_p50_s", "time_to_person_p90_s",
+    "satisfaction_mean", "satisfaction_ratings",
+)  # fmt: skip
 
 
 @lru_cache(maxsize=1)
@@ -485,6 +492,31 @@ def create_app(deps: Deps | None = None) -> Starlette:
             uow.commit()
         return RedirectResponse("/decisions?m=case", status_code=303)
 
+    async def dashboard(request: Request) -> Response:
+        """Supervisors: the report's headline figures for today, the last 7 and the last 30 days."""
+        who = await guard(request, supervisor=True)
+        if isinstance(who, Response):
+            return who
+        from bot.analytics.report import Period, figures, values
+        from bot.services.chat_log import idle_minutes
+
+        today = clock.today()
+        now_utc = clock.utc_now().replace(tzinfo=None)
+        periods = {
+            "today": Period(today, today),
+            "7d": Period(today - dt.timedelta(days=6), today),
+            "30d": Period(today - dt.timedelta(days=29), today),
+        }
+        found = {
+            name: values(
+                await run_in_threadpool(figures, deps.uow_factory, p, settings.bank_timezone, now_utc, idle_minutes())
+            )
+            for name, p in periods.items()
+        }
+        return render(
+            request, "dashboard.html", me=who[0], csrf=who[1], found=found, periods=list(periods), metrics=DASHBOARD
+        )
+
     async def asset(request: Request) -> Response:
         name = request.path_params["name"]
         if name not in ASSETS:
@@ -510,6 +542,7 @@ def create_app(deps: Deps | None = None) -> Starlette:
         Route("/tickets/{ticket_id}/transfer", transfer, methods=["POST"]),
         Route("/tickets/{ticket_id}/resolve", resolve, methods=["POST"]),
         Route("/audit", audit_page),
+        Route("/dashboard", dashboard),
         Route("/decisions", decisions_page),
         Route("/decisions/extensions/{reference}/{verdict}", decide_extension, methods=["POST"]),
         Route("/decisions/cases/{reference}", decide_case, methods=["POST"]),
