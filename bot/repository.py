@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import and_, case, func, literal, or_, select, update
+from sqlalchemy import Boolean, DateTime, Float, and_, case, func, literal, or_, select, update
 from sqlalchemy import column as sa_column
 from sqlalchemy import table as sa_table
 from sqlalchemy.engine import CursorResult
@@ -28,6 +28,9 @@ from sqlalchemy.sql.elements import BooleanClauseList
 from bot.domain.model import (
     AgentMessage,
     AgentNote,
+    AnalyticsCursor,
+    AnalyticsEvent,
+    AnalyticsReject,
     AuditEntry,
     Case,
     CaseNote,
@@ -151,6 +154,13 @@ class ChatRecords(Protocol):
     def of_session(self, conversation_id: str, session: int, limit: int) -> Sequence[ChatEntry]: ...
     def add_rating(self, rating: ChatRating) -> None: ...
     def rating_of(self, conversation_id: str, session: int) -> ChatRating | None: ...
+
+
+class AnalyticsRecords(Protocol):
+    def add_events(self, rows: Sequence[dict[str, Any]]) -> int: ...
+    def add_rejects(self, rows: Sequence[dict[str, Any]]) -> int: ...
+    def cursor(self, name: str) -> int: ...
+    def move_cursor(self, name: str, last_id: int, at: dt.datetime) -> None: ...
 
 
 class VulnerabilityRecords(Protocol):
@@ -714,13 +724,13 @@ class SqlChatRecords:
 _ANALYTICS_EVENTS = sa_table(
     "analytics_events",
     sa_column("conversation_id"),
-    sa_column("verified"),
+    sa_column("verified", Boolean),
     sa_column("event_type"),
     sa_column("name"),
-    sa_column("intent_confidence"),
+    sa_column("intent_confidence", Float),
     sa_column("text"),
     sa_column("value"),
-    sa_column("at"),
+    sa_column("at", DateTime),
 )
 
 
@@ -774,3 +784,60 @@ class SqlReportRecords:
             .group_by(ExtensionRequest.status)
         )
         return {str(status): int(n) for status, n in self.session.execute(stmt)}
+
+
+class SqlAnalyticsRecords:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add_events(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert analytics events; a row whose ``event_key`` is already stored is skipped. Returns how many were new."""
+        return _insert_new(self.session, AnalyticsEvent, "event_key", rows)
+
+    def add_rejects(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert rejected messages; one already stored (same ``reject_key``) is skipped. Returns how many were new."""
+        return _insert_new(self.session, AnalyticsReject, "reject_key", rows)
+
+    def cursor(self, name: str) -> int:
+        """The last id read from the source ``name`` (0 before the first read)."""
+        stmt = select(AnalyticsCursor.last_id).where(AnalyticsCursor.name == name)
+        return int(self.session.execute(stmt).scalar() or 0)
+
+    def move_cursor(self, name: str, last_id: int, at: dt.datetime) -> None:
+        cursor = self.session.get(AnalyticsCursor, name)
+        if cursor is None:
+            self.session.add(AnalyticsCursor(name=name, last_id=last_id, updated_at=at))
+        else:
+            cursor.last_id, cursor.updated_at = last_id, at
+
+
+def _insert_new(
+    session: Session, model: type[AnalyticsEvent] | type[AnalyticsReject], key: str, rows: Sequence[dict[str, Any]]
+) -> int:
+    """One multi-row INSERT ... ON CONFLICT (key) DO NOTHING per chunk (PostgreSQL and SQLite); returns the rows inserted.
+
+    Only a conflict on ``key`` is ignored (unlike SQLite's INSERT OR IGNORE, which would also drop a row
+    breaking any other constraint). Rows go in key order, so two writers inserting overlapping batches
+    (a consumer and a reconcile) take the key locks in the same order and cannot deadlock.
+    """
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[no-redef]
+    else:  # pragma: no cover - the bot runs on these two
+        raise NotImplementedError(f"no idempotent insert for {dialect}")
+    ordered = sorted(rows, key=lambda row: row[key])
+    # SQLite binds at most 999 parameters per statement (older builds); PostgreSQL takes large statements.
+    per_statement = max(1, 999 // len(ordered[0])) if dialect == "sqlite" else 1000
+    inserted = 0
+    for start in range(0, len(ordered), per_statement):
+        stmt = (
+            dialect_insert(model)
+            .values(ordered[start : start + per_statement])
+            .on_conflict_do_nothing(index_elements=[key])
+        )
+        inserted += cast(CursorResult, session.execute(stmt)).rowcount  # type: ignore[type-arg]
+    return inserted
