@@ -6,7 +6,9 @@ and sue (supervisor)) and one browser serve every test; each agent and each cust
 browser context (its own cookies), so an agent's page and a customer's page are as separate as two
 people's devices. The journey: an urgent scam report waits, C1005 asks for a person in her chat
 page, alice logs in, claims her ticket, replies (the customer's page shows it without her typing),
-is stopped by the compliance guard, and resolves (the assistant answers C1005 again).
+is stopped by the compliance guard, and resolves (the assistant answers C1005 again). Then: two
+agents claiming one ticket at once, the lockout after five wrong passwords, a supervisor's decision
+on a referred extension, the CSRF token on every form, and the login form by keyboard alone.
 """
 
 from __future__ import annotations
@@ -117,8 +119,8 @@ def customer_lines(bot, customer: str) -> list[dict]:
 
 
 def post_status(page: Page, path: str, form: dict | None = None, json: dict | None = None) -> int | str:
-    """What the console answers a fetch POST from inside the page (with the page's cookies): the
-    status, or "redirected" for a form's 303 (which fetch does not follow here)."""
+    """What the console answers a fetch POST from inside the page (its cookies, same origin) with the
+    form or JSON body given: the status, or "redirected" for a 303 (which fetch does not follow here)."""
     return page.evaluate(
         """([path, form, json]) => fetch(path, json === null
             ? {method: "POST", body: new URLSearchParams(form || {}), redirect: "manual"}
@@ -154,6 +156,7 @@ def test_a_customer_asks_for_a_person_an_agent_answers_in_the_console_and_hands_
     expect(urgent_row).to_contain_text("匿名访客")
     expect(mine).to_contain_text("已验证 C1005 · en")
     expect(mine).to_contain_text("未认领")
+    expect(urgent_row.locator(".wait")).to_have_text(re.compile(r"^\d+ 分钟 \d+ 秒$"))  # counting up live
 
     mine.get_by_role("button", name="认领").click()
     expect(alice).to_have_url(f"{console.url}/tickets/{ticket_id}")
@@ -169,7 +172,9 @@ def test_a_customer_asks_for_a_person_an_agent_answers_in_the_console_and_hands_
     box.fill("Hello Emily, this is Alice from support. How can I help?")
     expect(customer.locator("#typing")).to_have_text("An agent is typing…", timeout=2_000)
     started = time.monotonic()
-    alice.get_by_role("button", name="发送", exact=True).click()
+    with alice.expect_request(lambda r: r.url.endswith(f"/tickets/{ticket_id}/reply")) as posted:
+        alice.get_by_role("button", name="发送", exact=True).click()
+    assert posted.value.headers.get("x-csrf-token") == alice.locator("body").get_attribute("data-csrf")
     message = customer.locator("#log .line.agent")
     expect(message).to_have_count(1, timeout=2_000)
     assert time.monotonic() - started < 2.5
@@ -220,6 +225,9 @@ def test_b_of_two_agents_claiming_the_same_ticket_at_once_exactly_one_gets_it(br
         ).to_be_enabled()
 
     # Both click Claim at the same instant (one shared clock: both contexts are in the same browser).
+    claims_sent: list = []
+    for page in pages.values():
+        page.on("request", lambda r: claims_sent.append(r) if r.url.endswith(f"/tickets/{ticket_id}/claim") else None)
     at = pages["alice"].evaluate("Date.now()") + 300
     for page in pages.values():
         page.evaluate(
@@ -230,6 +238,9 @@ def test_b_of_two_agents_claiming_the_same_ticket_at_once_exactly_one_gets_it(br
     for page in pages.values():
         page.wait_for_url(re.compile(rf"/tickets/{ticket_id}(\?m=taken)?$"))
         expect(page.get_by_role("heading", name=re.compile(f"Ticket {ticket_id}"))).to_be_visible()
+    assert len(claims_sent) == 2 and all(r.method == "POST" for r in claims_sent)
+    starts = [r.timing["startTime"] for r in claims_sent]  # ms since the epoch, from the browser
+    assert abs(starts[0] - starts[1]) < 150, starts  # sent together (a claim takes the console ~50 ms)
 
     holders = [name for name, page in pages.items() if not page.url.endswith("?m=taken")]
     assert len(holders) == 1, {name: page.url for name, page in pages.items()}
@@ -280,7 +291,7 @@ def test_d_a_supervisor_approves_a_referred_extension_and_the_customer_is_told_i
 
     sue = desk("sue")
     expect(sue.locator("#queue tr[data-ticket]").filter(has_text="C1004")).to_have_count(1)  # the referral's ticket
-    sue.get_by_role("navigation").get_by_role("link", name="审批").click()
+    sue.get_by_role("navigation").get_by_role("link", name="审批", exact=True).click()
     expect(sue).to_have_url(f"{console.url}/decisions")
     row = sue.locator(f'table.referred tr[data-reference="{reference}"]')
     expect(row).to_contain_text("C1004")
@@ -291,7 +302,7 @@ def test_d_a_supervisor_approves_a_referred_extension_and_the_customer_is_told_i
     expect(sue).to_have_url(f"{console.url}/decisions?m=approved")
     expect(sue.get_by_role("status")).to_have_text("已保存。")
     expect(sue.locator(f'tr[data-reference="{reference}"]')).to_have_count(0)
-    sue.get_by_role("navigation").get_by_role("link", name="排队").click()
+    sue.get_by_role("navigation").get_by_role("link", name="排队", exact=True).click()
     expect(sue.locator("#queue tr[data-ticket]").filter(has_text="C1004")).to_have_count(0)  # decided: it left
 
     agent_lines = [line for line in customer_lines(bot, "C1004") if line["kind"] == "agent"]
@@ -311,7 +322,9 @@ def test_e_every_console_form_posts_the_csrf_token_and_a_post_without_it_is_refu
     assert token and len(token) >= 32
     sue.goto(f"{console.url}/tickets/{urgent_ticket}")  # a supervisor sees every form a ticket has
     forms = sue.locator("form[method=post]")
-    expect(forms).to_have_count(5)  # log out, claim (nobody has it), resolve, transfer, note
+    actions = forms.evaluate_all("fs => fs.map(f => new URL(f.action).pathname)")
+    base = f"/tickets/{urgent_ticket}"
+    assert {"/logout", f"{base}/claim", f"{base}/resolve", f"{base}/transfer", f"{base}/note"} <= set(actions), actions
     for form in forms.all():
         expect(form.locator('input[type=hidden][name="csrf"]')).to_have_value(token)
 
@@ -327,10 +340,13 @@ def test_e_every_console_form_posts_the_csrf_token_and_a_post_without_it_is_refu
     expect(sue.locator("#assignee")).to_have_text("未认领")
     expect(sue.locator("header .me strong")).to_have_text("sue")  # still logged in
 
-    # The same request with the page's token goes through.
-    assert post_status(sue, f"/tickets/{urgent_ticket}/note", {"text": "checked", "csrf": token}) == "redirected"
-    sue.reload()
-    expect(sue.locator(".notes")).to_contain_text("checked")
+    # The page's own form sends the token, and goes through.
+    with sue.expect_request(lambda r: r.url.endswith(f"{base}/note") and r.method == "POST") as posted:
+        sue.get_by_label("内部备注", exact=True).fill("checked the report")
+        sue.get_by_role("button", name="添加备注").click()
+    assert f"csrf={token}" in (posted.value.post_data or ""), posted.value.post_data
+    expect(sue.locator(".notes")).to_contain_text("checked the report")
+    expect(sue.get_by_role("status").filter(has_text="已保存。")).to_be_visible()
     sue.get_by_role("button", name="退出").click()
     expect(sue).to_have_url(f"{console.url}/login")
     sue.goto(f"{console.url}/")

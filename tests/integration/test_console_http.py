@@ -122,6 +122,7 @@ def test_the_handoff_journey_from_the_customer_to_an_agent_and_back_to_the_assis
     # An urgent scam report waits first; C1005 asks for a person after it.
     bot.say("我已经把验证码告诉骗子了，钱被转走了", sender="visitor_console_scam")
     bot.say("是的，登记", sender="visitor_console_scam")
+    assert "标记为紧急" in bot.text(bot.say("登记举报", sender="visitor_console_scam"))
     handed = bot.text(bot.say("I want to talk to a real person", customer="C1005"))
     ticket_id = re.search(r"HO-2026-\d{6}", handed).group(0)
     alice, bob = console.session("alice"), console.session("bob")
@@ -129,8 +130,7 @@ def test_the_handoff_journey_from_the_customer_to_an_agent_and_back_to_the_assis
     mine = next(i for i in queue if i["ticket_id"] == ticket_id)
     assert mine["verified"] is True and mine["language"] == "en" and mine["assigned_to"] is None
     urgent = [i for i in queue if i["priority"] == "urgent"]
-    if urgent:  # the scam report asked to be recorded: it is ahead of C1005
-        assert queue.index(urgent[0]) < queue.index(mine)
+    assert urgent and queue.index(urgent[0]) < queue.index(mine)  # the recorded scam report is ahead of C1005
 
     # Two agents claim: one wins, the other is told who has it.
     csrf_a, csrf_b = page_csrf(console, alice), page_csrf(console, bob)

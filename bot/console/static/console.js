@@ -52,7 +52,7 @@
     row.className = "line " + line.kind;
     row.dataset.seq = String(line.seq);
     var time = document.createElement("span"); time.className = "time"; time.textContent = line.at.slice(5, 16).replace("T", " ");
-    var who = document.createElement("span"); who.className = "who"; who.textContent = line.kind + (line.status ? ": " + line.status : "");
+    var who = document.createElement("span"); who.className = "who"; who.textContent = ((words.kinds || {})[line.kind] || line.kind) + (line.status ? ": " + ((words.statuses || {})[line.status] || line.status) : "");
     var text = document.createElement("span"); text.className = "text"; text.textContent = line.text;
     row.appendChild(time); row.appendChild(document.createTextNode(" ")); row.appendChild(who);
     row.appendChild(document.createTextNode(" ")); row.appendChild(text);
