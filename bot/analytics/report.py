@@ -30,7 +30,8 @@ from bot.analytics.metrics import (
 )
 from bot.unit_of_work import UowFactory
 
-#: Figures where a rise is bad news (the summary says "worse" for them).
+#: Figures where a rise is good news, and where it is bad news (the summary says which); others are volumes.
+HIGHER_IS_BETTER = {"containment_rate", "satisfaction_mean", "form_completion_rate"}
 LOWER_IS_BETTER = {"escalation_rate", "fallback_rate", "abandonment_rate", "doom_loop_rate", "time_to_person_p50_s",
                    "time_to_person_p90_s", "notices_failed"}  # fmt: skip
 
@@ -128,7 +129,7 @@ def _chart(report: Report) -> str:
 
     rates = ["containment_rate", "escalation_rate", "fallback_rate", "abandonment_rate"]
     values = {(f.metric, f.split): f.value for f in report.figures}
-    figure, axis = plt.subplots(figsize=(8, 3.2), dpi=100)
+    figure, axis = plt.subplots(figsize=(8, 3.6), dpi=100)
     width = 0.8 / len(SPLITS)
     for k, split in enumerate(SPLITS):
         axis.bar(
@@ -140,7 +141,7 @@ def _chart(report: Report) -> str:
     axis.set_xticks([i + 0.4 - width / 2 for i in range(len(rates))], [r.replace("_rate", "") for r in rates])
     axis.set_ylabel("%")
     axis.set_ylim(0, 100)
-    axis.legend(fontsize=7, ncol=5, loc="upper center")
+    axis.legend(fontsize=7, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
@@ -158,8 +159,11 @@ def changes(current: Report, previous: Report) -> list[str]:
         old = before[(f.metric, "all")]
         if old == f.value:
             continue
-        worse = (f.value > old) == (f.metric in LOWER_IS_BETTER)
-        out.append(f"{f.metric}: {old:g} → {f.value:g} ({'worse' if worse else 'better'})")
+        if f.metric in LOWER_IS_BETTER or f.metric in HIGHER_IS_BETTER:
+            better = (f.value > old) == (f.metric in HIGHER_IS_BETTER)
+            out.append(f"{f.metric}: {old:g} → {f.value:g} ({'better' if better else 'worse'})")
+        else:  # volumes: neither good nor bad by themselves
+            out.append(f"{f.metric}: {old:g} → {f.value:g}")
     return out
 
 
