@@ -53,6 +53,9 @@ train: install
 	$(RASA) train --domain $(DOMAIN) --quiet
 
 ENDPOINTS ?= endpoints.yml
+# Where `python -m bot analytics consume` reads Rasa's events: the SQL event broker table of
+# endpoints.yml; empty for RabbitMQ (endpoints.scaled.yml: RABBITMQ_URL, ANALYTICS_QUEUE).
+ANALYTICS_SOURCE ?= --from-sql sqlite:///var/events.db
 
 # One Rasa process; conversations in memory, locks in memory (the embedded default).
 run: db train serve
@@ -60,6 +63,7 @@ run: db train serve
 # Several Rasa workers (SANIC_WORKERS) sharing conversations, per-conversation locks and rate
 # limits in Redis (REDIS_URL; endpoints.scaled.yml). Development defaults below.
 run-scaled: ENDPOINTS = endpoints.scaled.yml
+run-scaled: ANALYTICS_SOURCE =
 run-scaled: export SANIC_WORKERS ?= 2
 run-scaled: export ACTION_WORKERS ?= 1
 run-scaled: export REDIS_URL ?= redis://127.0.0.1:6379/1
@@ -73,6 +77,7 @@ serve:
 	@trap 'kill 0' INT TERM EXIT; \
 	  $(PY) -m bot.rasa_ext.action_server --port $(ACTION_PORT) --domain $(DOMAIN) & \
 	  $(PY) -m bot console --port $(CONSOLE_PORT) & \
+	  $(PY) -m bot analytics consume $(ANALYTICS_SOURCE) & \
 	  if [ -n "$$HANDOFF_WEBHOOK_URL" ]; then $(PY) -m bot tickets worker & fi; \
 	  $(RASA) run --interface $(RASA_HOST) --port $(RASA_PORT) --credentials credentials.yml \
 	    --endpoints $(ENDPOINTS) --model models & \

@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot {migrate,seed,token,chat,cases,notices,tickets,conversations}``."""
+"""Command line: ``python -m bot {migrate,seed,token,chat,cases,notices,tickets,conversations,agents,console,analytics}``."""
 
 from __future__ import annotations
 
@@ -261,6 +261,57 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_analytics(args: argparse.Namespace) -> int:
+    """The analytics event pipeline: consume the broker (RabbitMQ or Rasa's SQL table), or reconcile."""
+    import logging
+    from zoneinfo import ZoneInfo
+
+    from bot.analytics.consumer import ConsumerOptions, consume_rabbitmq, consume_table
+    from bot.analytics.reconcile import reconcile
+    from bot.analytics.sources import sqlite_path_exists
+    from bot.unit_of_work import SqlAlchemyUnitOfWork
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # pika logs every connection step, and each failed reconnect with a traceback; the consumer says what matters.
+    logging.getLogger("pika").setLevel(logging.CRITICAL)
+    settings = get_settings()
+    url = args.database_url or settings.database_url
+    factory = lambda: SqlAlchemyUnitOfWork(url)  # noqa: E731
+    clock = settings.clock()
+    if args.action == "consume":
+        options = ConsumerOptions(batch_size=args.batch_size, max_wait=args.max_wait, max_backoff=args.max_backoff,
+                                  prefetch=2 * args.batch_size)  # fmt: skip
+        if args.from_sql:
+            report = consume_table(factory, clock, args.from_sql, options, once=args.once)
+        else:
+            queue, exchange = args.queue or settings.analytics_queue, args.exchange or settings.analytics_exchange
+            report = consume_rabbitmq(
+                factory, clock, args.rabbitmq_url or settings.rabbitmq_url, queue, exchange, options
+            )
+        print(f"analytics consume: {report.summary()}", flush=True)
+        return 0
+    source = args.tracker_store_url or settings.tracker_store_url or settings.redis_url
+    if not source:
+        print("give --tracker-store-url, or set TRACKER_STORE_URL or REDIS_URL", file=sys.stderr)
+        return 2
+    if not sqlite_path_exists(source):
+        print(f"no tracker store at {source}", file=sys.stderr)
+        return 2
+    since = None
+    if args.since:
+        try:
+            moment = dt.datetime.fromisoformat(args.since)
+        except ValueError:
+            print(f"--since must be an ISO date or time, got {args.since!r}", file=sys.stderr)
+            return 2
+        if moment.tzinfo is None:  # a bank-local time, as everywhere in the CLI
+            moment = moment.replace(tzinfo=ZoneInfo(settings.bank_timezone))
+        since = moment.timestamp()
+    report = reconcile(factory, clock, source, since, key_prefix=args.key_prefix)
+    print(f"analytics reconcile: {report.summary()}", flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Overdue-notice support assistant tools.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -334,6 +385,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=None)
     p.set_defaults(func=_cmd_console)
+
+    p = sub.add_parser("analytics", help="the analytics event pipeline: consume Rasa's events, or reconcile")
+    p.add_argument("action", choices=["consume", "reconcile"])
+    p.add_argument("--database-url", help="where analytics_events live (default: $DATABASE_URL)")
+    p.add_argument(
+        "--from-sql", metavar="URL", help="consume: Rasa's SQL event broker table at URL instead of RabbitMQ"
+    )
+    p.add_argument("--once", action="store_true", help="consume --from-sql: stop when the table is read")
+    p.add_argument("--rabbitmq-url", help="consume: default $RABBITMQ_URL (amqp://guest:guest@127.0.0.1:5672/)")
+    p.add_argument("--queue", help="consume: durable queue (default $ANALYTICS_QUEUE, rasa_events)")
+    p.add_argument("--exchange", help="consume: Rasa's fanout exchange (default $ANALYTICS_EXCHANGE, rasa-exchange)")
+    p.add_argument("--batch-size", type=int, default=200, help="consume: events per transaction (default 200)")
+    p.add_argument("--max-wait", type=float, default=0.5, help="consume: seconds a batch waits to fill (default 0.5)")
+    p.add_argument("--max-backoff", type=float, default=10.0, help="consume: longest wait while the database is down")
+    p.add_argument(
+        "--tracker-store-url",
+        help="reconcile: SQL or redis:// tracker store (default $TRACKER_STORE_URL, then $REDIS_URL)",
+    )
+    p.add_argument("--key-prefix", default="bot", help="reconcile: the Redis tracker store's key_prefix (default bot)")
+    p.add_argument(
+        "--since", help="reconcile: only events from this ISO date or time on (bank time unless it has an offset)"
+    )
+    p.set_defaults(func=_cmd_analytics)
 
     args = parser.parse_args(argv)
     try:

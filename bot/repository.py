@@ -814,11 +814,14 @@ class SqlAnalyticsRecords:
 def _insert_new(
     session: Session, model: type[AnalyticsEvent] | type[AnalyticsReject], key: str, rows: Sequence[dict[str, Any]]
 ) -> int:
-    """One multi-row INSERT ... ON CONFLICT (key) DO NOTHING per chunk (PostgreSQL and SQLite); returns the rows inserted.
+    """INSERT ... ON CONFLICT (key) DO NOTHING of every row, as one executemany (PostgreSQL and SQLite);
+    returns how many rows were new.
 
     Only a conflict on ``key`` is ignored (unlike SQLite's INSERT OR IGNORE, which would also drop a row
-    breaking any other constraint). Rows go in key order, so two writers inserting overlapping batches
-    (a consumer and a reconcile) take the key locks in the same order and cannot deadlock.
+    breaking any other constraint). The statement is compiled once and cached, where a multi-row VALUES
+    would be compiled anew for every batch (5x slower here). Rows go in key order, so two writers
+    inserting overlapping batches (a consumer and a reconcile) take the key locks in the same order
+    and cannot deadlock.
     """
     if not rows:
         return 0
@@ -830,14 +833,9 @@ def _insert_new(
     else:  # pragma: no cover - the bot runs on these two
         raise NotImplementedError(f"no idempotent insert for {dialect}")
     ordered = sorted(rows, key=lambda row: row[key])
-    # SQLite binds at most 999 parameters per statement (older builds); PostgreSQL takes large statements.
-    per_statement = max(1, 999 // len(ordered[0])) if dialect == "sqlite" else 1000
-    inserted = 0
-    for start in range(0, len(ordered), per_statement):
-        stmt = (
-            dialect_insert(model)
-            .values(ordered[start : start + per_statement])
-            .on_conflict_do_nothing(index_elements=[key])
-        )
-        inserted += cast(CursorResult, session.execute(stmt)).rowcount  # type: ignore[type-arg]
-    return inserted
+    stmt = dialect_insert(model).on_conflict_do_nothing(index_elements=[key])
+    if dialect == "postgresql":
+        # psycopg2 runs it as pages of multi-row VALUES; RETURNING names the rows inserted (rowcount would
+        # count only the last page).
+        return len(session.execute(stmt.returning(model.id), ordered).all())
+    return cast(CursorResult, session.execute(stmt, ordered)).rowcount  # type: ignore[type-arg]  # sqlite3 sums executemany

@@ -49,6 +49,11 @@ class Settings:
     action_workers: int = 1
     domain_path: Path = Path("domain")
     console_port: int = 5010
+    # The analytics event pipeline (bot/analytics): the RabbitMQ the scaled set-up's Rasa publishes
+    # its events to, the durable queue the consumer reads, and the fanout exchange that feeds it.
+    rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    analytics_queue: str = "rasa_events"
+    analytics_exchange: str = "rasa-exchange"
 
     @property
     def using_dev_secret(self) -> bool:
@@ -188,6 +193,9 @@ def load_settings() -> Settings:
         action_workers=_int("ACTION_WORKERS", 1),
         domain_path=Path(os.environ.get("DOMAIN_PATH") or "domain"),
         console_port=_port("CONSOLE_PORT", 5010),
+        rabbitmq_url=os.environ.get("RABBITMQ_URL") or "amqp://guest:guest@127.0.0.1:5672/",
+        analytics_queue=os.environ.get("ANALYTICS_QUEUE") or "rasa_events",
+        analytics_exchange=os.environ.get("ANALYTICS_EXCHANGE") or "rasa-exchange",
     )
 
 

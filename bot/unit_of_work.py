@@ -1,7 +1,8 @@
 """Unit of work: one session per use case, committed explicitly, rolled back otherwise.
 
 Services reach records only through the repositories a unit of work carries (``loans``,
-``extensions``, ``cases``, ``tickets``, ``notices``, ``vulnerability_flags``, ``chat``, ``staff``); tests pass an in-memory one
+``extensions``, ``cases``, ``tickets``, ``notices``, ``vulnerability_flags``, ``chat``, ``staff``,
+``analytics``); tests pass an in-memory one
 (``tests/fakes.py``) through the same factory argument.
 """
 
@@ -15,12 +16,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import db
 from bot.repository import (
+    AnalyticsRecords,
     CaseRecords,
     ChatRecords,
     ExtensionRecords,
     LoanRecords,
     NoticeRecords,
     ReportRecords,
+    SqlAnalyticsRecords,
     SqlCaseRecords,
     SqlChatRecords,
     SqlExtensionRecords,
@@ -45,6 +48,7 @@ class UnitOfWork(Protocol):
     vulnerability_flags: VulnerabilityRecords
     chat: ChatRecords
     staff: StaffRecords
+    analytics: AnalyticsRecords
     reports: ReportRecords
 
     def __enter__(self) -> UnitOfWork: ...
@@ -67,6 +71,7 @@ class SqlAlchemyUnitOfWork:
     vulnerability_flags: VulnerabilityRecords
     chat: ChatRecords
     staff: StaffRecords
+    analytics: AnalyticsRecords
     reports: ReportRecords
 
     def __init__(self, database_url: str | None = None, factory: sessionmaker[Session] | None = None) -> None:
@@ -89,6 +94,7 @@ class SqlAlchemyUnitOfWork:
         self.vulnerability_flags = SqlVulnerabilityRecords(self.session)
         self.chat = SqlChatRecords(self.session)
         self.staff = SqlStaffRecords(self.session)
+        self.analytics = SqlAnalyticsRecords(self.session)
         self.reports = SqlReportRecords(self.session)
         return self
 

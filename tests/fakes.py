@@ -483,6 +483,36 @@ class FakeChatRecords:
         )
 
 
+class FakeAnalyticsRecords:
+    """Rows as dicts, keyed like the unique constraints (a stored key is skipped, as ON CONFLICT DO NOTHING)."""
+
+    def __init__(self) -> None:
+        self.events: dict[str, dict[str, Any]] = {}
+        self.rejects: dict[str, dict[str, Any]] = {}
+        self.cursors: dict[str, int] = {}
+
+    def add_events(self, rows: Sequence[dict[str, Any]]) -> int:
+        return self._add(self.events, "event_key", rows)
+
+    def add_rejects(self, rows: Sequence[dict[str, Any]]) -> int:
+        return self._add(self.rejects, "reject_key", rows)
+
+    @staticmethod
+    def _add(table: dict[str, dict[str, Any]], key: str, rows: Sequence[dict[str, Any]]) -> int:
+        new = 0
+        for row in rows:
+            if row[key] not in table:
+                table[row[key]] = dict(row)
+                new += 1
+        return new
+
+    def cursor(self, name: str) -> int:
+        return self.cursors.get(name, 0)
+
+    def move_cursor(self, name: str, last_id: int, at: dt.datetime) -> None:
+        self.cursors[name] = last_id
+
+
 class FakeUnitOfWork:
     """Every ``with`` block sees the same in-memory records; ``commits`` counts commits."""
 
@@ -495,6 +525,7 @@ class FakeUnitOfWork:
         self.vulnerability_flags = FakeVulnerabilityRecords()
         self.chat = FakeChatRecords()
         self.staff = FakeStaffRecords()
+        self.analytics = FakeAnalyticsRecords()
         self.commits = 0
 
     def __enter__(self) -> FakeUnitOfWork:

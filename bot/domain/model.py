@@ -1,8 +1,10 @@
 """Loan records: customers, loans, the instalment schedule, repayments, the SMS notice log, cases,
-handoff tickets, the care flags customers asked for and the chat as the customer saw it.
+handoff tickets, the care flags customers asked for, the chat as the customer saw it, and the
+analytics events of every conversation.
 
-Times are naive datetimes in the bank's local time zone (Asia/Shanghai by default);
-dates are calendar dates in that zone. Money is Decimal in Numeric(12, 2).
+Times are naive datetimes in the bank's local time zone (Asia/Shanghai by default), except
+``analytics_events.at``, Rasa's event instant as naive UTC; dates are calendar dates in that zone.
+Money is Decimal in Numeric(12, 2).
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -428,3 +432,63 @@ class AgentNote(Base):
     username: str = Column(String(40), nullable=False)
     text: str = Column(String(2000), nullable=False)
     created_at: dt.datetime = Column(DateTime, nullable=False)
+
+
+# The analytics event pipeline (bot/analytics): every Rasa event of every conversation, one row each,
+# written by the consumer (RabbitMQ or Rasa's SQL event broker) and by the reconciler. The metrics and
+# the report read these tables; their columns are a contract (add columns, never rename).
+AnalyticsId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements only INTEGER keys
+
+
+class AnalyticsEvent(Base):
+    """One Rasa event of a conversation, as the analytics see it.
+
+    ``event_key`` is the event's identity (Rasa events carry no id): a hash of the conversation, the
+    type, the timestamp and the rest of the event, so the same event stored twice (a redelivered
+    message, a reconcile after the consumer) is one row. Texts and slot values are masked
+    (bot.domain.secrets). ``at`` is Rasa's timestamp as naive UTC (an instant, like Rasa's own);
+    ``received_at`` is when the pipeline stored it, in bank time.
+    """
+
+    __tablename__ = "analytics_events"
+    __table_args__ = (Index("ix_analytics_events_conversation_at", "conversation_id", "at"),)
+
+    id: int = Column(AnalyticsId, primary_key=True, autoincrement=True)  # type: ignore[assignment]  # plugin cannot read a variant
+    event_key: str = Column(String(64), nullable=False, unique=True)
+    conversation_id: str = Column(String(80), nullable=False, index=True)
+    verified: bool = Column(Boolean, nullable=False)
+    # Rasa's "event": user | bot | action | slot | session_started | active_loop | ...
+    event_type: str = Column(String(32), nullable=False)
+    # user: the intent; action: the action; slot: the slot; active_loop: the form (None when it ends)
+    name: str | None = Column(String(80), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    intent_confidence: float | None = Column(Float, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    text: str | None = Column(Text, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    value: str | None = Column(Text, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    at: dt.datetime = Column(DateTime, nullable=False)
+    received_at: dt.datetime = Column(DateTime, nullable=False)
+    # pika | sql | reconcile
+    source: str = Column(String(12), nullable=False)
+
+
+class AnalyticsReject(Base):
+    """A message the pipeline could not use (not JSON, not an event): kept for a person to look at,
+    so that it never blocks the queue. ``reject_key`` makes a redelivered reject one row."""
+
+    __tablename__ = "analytics_rejects"
+
+    id: int = Column(AnalyticsId, primary_key=True, autoincrement=True)  # type: ignore[assignment]  # plugin cannot read a variant
+    reject_key: str = Column(String(64), nullable=False, unique=True)
+    received_at: dt.datetime = Column(DateTime, nullable=False)
+    reason: str = Column(String(200), nullable=False)
+    body: str = Column(Text, nullable=False)  # the first 4,000 characters, secrets masked
+    source: str = Column(String(12), nullable=False)
+
+
+class AnalyticsCursor(Base):
+    """How far a resumable source (Rasa's SQL event broker table) has been read: its last stored id."""
+
+    __tablename__ = "analytics_cursor"
+
+    name: str = Column(String(200), primary_key=True)
+    last_id: int = Column(BigInteger, nullable=False)
+    updated_at: dt.datetime = Column(DateTime, nullable=False)

@@ -104,9 +104,15 @@ def _servers(options: dict, work: Path, url: str, model: Path) -> Iterator[Bot]:
     """Start the action server and Rasa over url; yield the Bot; stop them."""
     # A module may ask for extra environment (e.g. tighter rate limits) and debug logging.
     # A SQL tracker store in the work folder, so tests can read what is stored.
+    # Rasa's event broker writes to the work folder too (endpoints.yml: var/events.db), or a module
+    # gives its own (``event_broker``: a YAML section, e.g. the scaled set-up's RabbitMQ broker).
+    shipped = (ROOT / "endpoints.yml").read_text(encoding="utf-8")
+    assert "\nevent_broker:\n" in shipped and "url: sqlite:///var/events.db" in shipped
+    if options.get("event_broker"):
+        shipped = shipped[: shipped.index("\nevent_broker:\n") + 1] + options["event_broker"]
     endpoints = work / "endpoints.yml"
     endpoints.write_text(
-        (ROOT / "endpoints.yml").read_text(encoding="utf-8")
+        shipped.replace("url: sqlite:///var/events.db", f"url: sqlite:///{work / 'events.db'}")
         + f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {work / 'trackers.db'}\n",
         encoding="utf-8",
     )

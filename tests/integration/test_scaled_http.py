@@ -27,6 +27,7 @@ from bot.services import chat_log
 from bot.tokens import mint
 from bot.unit_of_work import SqlAlchemyUnitOfWork
 from tests.conftest import REDIS_TEST_URL, TODAY, require_redis, seeded_postgres
+from tests.integration import rabbit
 from tests.integration.conftest import (
     ACTION_TOKEN,
     AGENT_TOKEN,
@@ -96,6 +97,9 @@ def _start(store: str, work: Path, url: str, model: Path) -> Iterator[dict]:
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
+    # The scaled set-up publishes every event to RabbitMQ: into a queue of this module's own, deleted after.
+    queue, exchange = rabbit.unique_names("scaled")
+    env.update({"ANALYTICS_QUEUE": queue, "ANALYTICS_EXCHANGE": exchange})
     processes: list[tuple[subprocess.Popen, str, Path]] = []
     log = work / "actions.log"
     with log.open("w") as out:
@@ -121,6 +125,7 @@ def _start(store: str, work: Path, url: str, model: Path) -> Iterator[dict]:
         yield {"webhooks": webhooks, "database_url": url, "store": store}
     finally:
         stop([process for process, _, _ in processes])
+        rabbit.delete(queue, exchange)
 
 
 def stored_events(servers: dict, sender: str) -> list[dict]:

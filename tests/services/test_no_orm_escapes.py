@@ -19,13 +19,27 @@ from bot.clock import FixedClock
 from bot.domain.model import Base
 from bot.domain.repayment import RepaymentPolicy
 from bot.notice_senders import OutgoingSms
-from bot.services import care, cases, chat_log, console, extensions, fraud, handoff, loans, notices, staff
+from bot.services import (
+    analytics_store,
+    care,
+    cases,
+    chat_log,
+    console,
+    extensions,
+    fraud,
+    handoff,
+    loans,
+    notices,
+    staff,
+)
 from bot.unit_of_work import SqlAlchemyUnitOfWork
 from tests.conftest import TODAY
 
 NOW = dt.datetime.combine(TODAY, dt.time(14, 0))
+# Outside calls(): its dict keys name the services it covers.
+EVENT = {"sender_id": "customer:C1001", "event": "user", "timestamp": 1796170000.0}
 POLICY = RepaymentPolicy(True, Decimal("1.00"), ("penalty", "instalment"), Decimal("0.00"))
-MODULES = (care, cases, chat_log, console, extensions, fraud, handoff, loans, notices, staff)
+MODULES = (analytics_store, care, cases, chat_log, console, extensions, fraud, handoff, loans, notices, staff)
 #: Public functions that take no unit of work (pure helpers, cached config readers).
 NOT_USE_CASES = {
     "normalise_mobile",
@@ -142,6 +156,8 @@ def calls(url: str) -> dict[str, Any]:
         "logout": lambda: staff.logout(u, "no-such-token", NOW),
         "staff_names": lambda: staff.staff_names(u),
         "audit_log": lambda: staff.audit_log(u),
+        "store_batch": lambda: analytics_store.store_batch(u, [EVENT, []], "pika", NOW, ("c", 1)),
+        "last_read": lambda: analytics_store.last_read(u, "c"),
     }
 
 
