@@ -257,3 +257,16 @@ def test_a_supervisor_approves_a_referred_extension_and_the_customer_sees_the_pl
     # The referral's ticket left the queue with the decision.
     queue = sue.get(f"{console.url}/api/queue", timeout=10).json()
     assert not [i for i in queue if i["reason"] == "extension_referral" and "C1004" in i["summary"]]
+
+
+def test_the_dashboard_is_for_supervisors_and_shows_the_report_figures(bot, console) -> None:
+    bot.say("转人工", sender="visitor_console_dashboard")
+    sue, alice = console.session("sue"), console.session("alice")
+    page = sue.get(f"{console.url}/dashboard", timeout=30)
+    assert page.status_code == 200
+    for metric in ("engaged_sessions", "containment_rate", "escalation_rate", "time_to_person_p50_s"):
+        assert f'data-metric="{metric}"' in page.text
+    # A conversation was handed to a person today: the figure is not zero.
+    handoffs = re.search(r'data-metric="handoffs"><th scope="row">handoffs</th><td>(\d+)</td>', page.text)
+    assert handoffs and int(handoffs.group(1)) >= 1
+    assert alice.get(f"{console.url}/dashboard", timeout=10).status_code == 403
