@@ -114,6 +114,15 @@ async def _delete(queue: str, exchange: str) -> None:
         await channel.exchange_delete(exchange)
 
 
+def _drop(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    db.dispose_all()
+    name = url.rsplit("/", 1)[1]
+    with create_engine(ADMIN_URL, future=True, isolation_level="AUTOCOMMIT").connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 def _count(url: str) -> int:
     from sqlalchemy import text
 
@@ -162,7 +171,7 @@ def consumer_throughput(events: int, work: Path) -> list[dict]:
             print(rows[-1], flush=True)
     finally:
         asyncio.run(_delete(queue, f"{queue}_x"))
-        db.dispose_all()
+        _drop(url)
     return rows
 
 
@@ -274,7 +283,7 @@ def rasa_cost(seconds: float, rounds: int, work: Path) -> list[dict]:
     stored = _count(url)
     rows.append({"stored_by_consumer": stored})
     asyncio.run(_delete(queue, f"{queue}_x"))
-    db.dispose_all()
+    _drop(url)
     return rows
 
 

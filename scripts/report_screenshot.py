@@ -1,6 +1,6 @@
 """Render a report.html (python -m bot report --out DIR) to a PNG with Debian's Chromium.
 
-    .venv/bin/python scripts/report_screenshot.py DIR/report.html docs/report.png
+.venv/bin/python scripts/report_screenshot.py DIR/report.html docs/report.png
 """
 
 from __future__ import annotations

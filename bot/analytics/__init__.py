@@ -11,4 +11,6 @@ not publish only in memory) from the tracker store. Every event has a key derive
 - ``events``: pure functions, an event (a dict) to a row or a reason to reject it.
 - ``consumer``: the RabbitMQ and SQL-table consumers.
 - ``sources``: reading Rasa's tables and the Redis tracker store.
+- ``reconcile``: the tracker store's events the broker never carried.
+- ``metrics``, ``report``: the figures read from these tables (``python -m bot report``).
 """
