@@ -58,7 +58,21 @@ def test_production_mode_with_real_secrets_starts(monkeypatch):
     monkeypatch.setenv("BOT_ENV", "production")
     monkeypatch.setenv("BOT_JWT_SECRET", "x" * 40)
     monkeypatch.setenv("ACTION_SERVER_TOKEN", "y" * 30)
+    monkeypatch.delenv("AGENT_API_TOKEN", raising=False)  # `make` exports its development token
     load_settings().refuse_unsafe_production()
+    monkeypatch.setenv("AGENT_API_TOKEN", "z" * 30)
+    load_settings().refuse_unsafe_production()
+
+
+def test_production_mode_refuses_the_development_agent_api_token(monkeypatch):
+    from bot.settings import DEV_AGENT_API_TOKEN
+
+    monkeypatch.setenv("BOT_ENV", "production")
+    monkeypatch.setenv("BOT_JWT_SECRET", "x" * 40)
+    monkeypatch.setenv("ACTION_SERVER_TOKEN", "y" * 30)
+    monkeypatch.setenv("AGENT_API_TOKEN", DEV_AGENT_API_TOKEN)
+    with pytest.raises(SystemExit, match="AGENT_API_TOKEN"):
+        load_settings().refuse_unsafe_production()
 
 
 def test_log_records_lose_phone_numbers_and_secrets():
