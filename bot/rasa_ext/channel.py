@@ -189,6 +189,16 @@ class InAppInput(InputChannel):
         page_settings = chat_log.chat_settings()
         notifier = notifier_from_environment(page_settings.max_streams_per_conversation)
 
+        async def admit_reader(request: Request) -> tuple[str, str | None] | HTTPResponse:
+            """Who reads the chat (history, queue, stream), or the 429/4xx answer: each read counts per IP."""
+            refused = await limits.check("ip", request.remote_addr or request.ip)
+            if refused:
+                return response.json({"error": refused}, status=429)
+            try:
+                return _viewer(request, secret)
+            except BadRequest as exc:
+                return response.json({"error": exc.error}, status=exc.status)
+
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
@@ -215,13 +225,10 @@ class InAppInput(InputChannel):
         @hook.route("/history", methods=["GET"])
         async def chat_history(request: Request) -> HTTPResponse:
             """The current chat session as the page shows it, the last line's number and the language."""
-            refused = await limits.check("ip", request.remote_addr or request.ip)
-            if refused:
-                return response.json({"error": refused}, status=429)
-            try:
-                conversation_id, customer_id = _viewer(request, secret)
-            except BadRequest as exc:
-                return response.json({"error": exc.error}, status=exc.status)
+            admitted = await admit_reader(request)
+            if isinstance(admitted, HTTPResponse):
+                return admitted
+            conversation_id, customer_id = admitted
             try:
                 found = await asyncio.to_thread(chat_log.history, SqlAlchemyUnitOfWork, conversation_id)
             except Outage:
@@ -249,13 +256,10 @@ class InAppInput(InputChannel):
         @hook.route("/queue", methods=["GET"])
         async def chat_queue(request: Request) -> HTTPResponse:
             """The customer's place among those waiting for a person (1 = next), or null."""
-            refused = await limits.check("ip", request.remote_addr or request.ip)
-            if refused:
-                return response.json({"error": refused}, status=429)
-            try:
-                conversation_id, _ = _viewer(request, secret)
-            except BadRequest as exc:
-                return response.json({"error": exc.error}, status=exc.status)
+            admitted = await admit_reader(request)
+            if isinstance(admitted, HTTPResponse):
+                return admitted
+            conversation_id, _ = admitted
             from bot.services.console import queue_position
 
             try:
@@ -270,11 +274,11 @@ class InAppInput(InputChannel):
         @hook.route("/stream", methods=["GET"])
         async def chat_stream(request: Request) -> HTTPResponse | None:
             """Server-sent events: every line after ``after`` (or Last-Event-ID), then new ones live."""
-            refused = await limits.check("ip", request.remote_addr or request.ip)  # opening one counts as a request
-            if refused:
-                return response.json({"error": refused}, status=429)
+            admitted = await admit_reader(request)  # opening a stream counts as a request
+            if isinstance(admitted, HTTPResponse):
+                return admitted
+            conversation_id, _ = admitted
             try:
-                conversation_id, _ = _viewer(request, secret)
                 after = _after(request)
             except BadRequest as exc:
                 return response.json({"error": exc.error}, status=exc.status)
