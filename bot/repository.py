@@ -41,6 +41,7 @@ from bot.domain.model import (
     HandoffTicket,
     Instalment,
     Loan,
+    NoticeHold,
     Repayment,
     SmsNotice,
     StaffAccount,
@@ -117,6 +118,8 @@ class NoticeRecords(Protocol):
     def counts_per_customer_since(self, since: dt.datetime) -> Counter[str]: ...
     def keys_recorded_since(self, since: dt.datetime) -> set[str]: ...
     def add(self, notice: SmsNotice) -> None: ...
+    def holds_on(self, day: dt.date) -> set[tuple[int, str]]: ...
+    def add_hold(self, hold: NoticeHold) -> None: ...
     def claim_unsent(
         self, now: dt.datetime, lease_until: dt.datetime, token: str, limit: int, after_id: int = 0
     ) -> Sequence[SmsNotice]: ...
@@ -142,6 +145,7 @@ class ReportRecords(Protocol):
     def first_agent_reply_after(self, conversation_id: str, after: dt.datetime) -> dt.datetime | None: ...
     def ratings_between(self, start: dt.datetime, end: dt.datetime) -> Sequence[ChatRating]: ...
     def notice_counts_between(self, start: dt.datetime, end: dt.datetime) -> dict[str, int]: ...
+    def hold_counts_between(self, first_day: dt.date, last_day: dt.date) -> dict[str, int]: ...
     def case_counts_between(self, start: dt.datetime, end: dt.datetime) -> dict[tuple[str, str], int]: ...
     def extension_counts_between(self, start: dt.datetime, end: dt.datetime) -> dict[str, int]: ...
 
@@ -590,6 +594,14 @@ class SqlNoticeRecords:
     def add(self, notice: SmsNotice) -> None:
         self.session.add(notice)
 
+    def holds_on(self, day: dt.date) -> set[tuple[int, str]]:
+        """(instalment id, reason) of every hold already recorded for ``day``."""
+        stmt = select(NoticeHold.instalment_id, NoticeHold.reason).where(NoticeHold.day == day)
+        return {(int(i), str(r)) for i, r in self.session.execute(stmt)}
+
+    def add_hold(self, hold: NoticeHold) -> None:
+        self.session.add(hold)
+
     def claim_unsent(
         self, now: dt.datetime, lease_until: dt.datetime, token: str, limit: int, after_id: int = 0
     ) -> Sequence[SmsNotice]:
@@ -768,6 +780,15 @@ class SqlReportRecords:
             .group_by(SmsNotice.status)
         )
         return {str(status): int(n) for status, n in self.session.execute(stmt)}
+
+    def hold_counts_between(self, first_day: dt.date, last_day: dt.date) -> dict[str, int]:
+        """Held-back notices (instalment-days) by reason, for the bank days ``first_day``..``last_day``."""
+        stmt = (
+            select(NoticeHold.reason, func.count())
+            .where(NoticeHold.day >= first_day, NoticeHold.day <= last_day)
+            .group_by(NoticeHold.reason)
+        )
+        return {str(reason): int(n) for reason, n in self.session.execute(stmt)}
 
     def case_counts_between(self, start: dt.datetime, end: dt.datetime) -> dict[tuple[str, str], int]:
         stmt = (

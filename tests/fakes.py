@@ -27,6 +27,7 @@ from bot.domain.model import (
     HandoffTicket,
     Instalment,
     Loan,
+    NoticeHold,
     Repayment,
     SmsNotice,
     StaffAccount,
@@ -313,6 +314,7 @@ class FakeTicketRecords:
 class FakeNoticeRecords:
     def __init__(self, loans: FakeLoanRecords) -> None:
         self.notices: list[SmsNotice] = []
+        self.holds: list[NoticeHold] = []
         self._loans = loans
         self._ids = _Ids()
 
@@ -345,6 +347,14 @@ class FakeNoticeRecords:
             raise AssertionError(f"duplicate notice key {notice.idempotency_key}")  # the unique index would refuse
         notice.id = self._ids.next()
         self.notices.append(notice)
+
+    def holds_on(self, day: dt.date) -> set[tuple[int, str]]:
+        return {(h.instalment_id, h.reason) for h in self.holds if h.day == day}
+
+    def add_hold(self, hold: NoticeHold) -> None:
+        if (hold.instalment_id, hold.reason) in self.holds_on(hold.day):
+            raise AssertionError("duplicate hold")  # the unique constraint would refuse
+        self.holds.append(hold)
 
     def claim_unsent(
         self, now: dt.datetime, lease_until: dt.datetime, token: str, limit: int, after_id: int = 0

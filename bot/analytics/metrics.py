@@ -36,6 +36,8 @@ class Session:
     fallback_streak: bool = False  # two misunderstood messages in a row
     forms_started: list[str] = field(default_factory=list)
     forms_submitted: list[str] = field(default_factory=list)
+    #: For each form run of the session, in order: the form and the slots it asked for (its steps).
+    form_steps: list[tuple[str, list[str]]] = field(default_factory=list)
     form_open_at_end: bool = False
 
     @property
@@ -46,6 +48,21 @@ class Session:
     @property
     def closed_kindly(self) -> bool:
         return any(i in CLOSING_INTENTS for i in self.intents)
+
+    @property
+    def ended_in_fallback(self) -> bool:
+        """The customer's last message was misunderstood (an NLU fallback)."""
+        return bool(self.intents) and self.intents[-1] in FALLBACK_INTENTS
+
+    def abandoned(self, now: dt.datetime, idle: dt.timedelta) -> bool:
+        """``abandonment_rate``'s sessions: no escalation and no goodbye or thanks, idle longer than the
+        session expiry at ``now``, and the last message misunderstood or a form left open."""
+        return (
+            not self.paused
+            and not self.closed_kindly
+            and now - self.last_at > idle
+            and (self.form_open_at_end or self.ended_in_fallback)
+        )
 
     def splits(self) -> tuple[str, ...]:
         return ("all", f"language={self.language}", "verified" if self.verified else "anonymous")
@@ -94,12 +111,18 @@ def sessions_of(rows: Iterable[Mapping[str, Any]]) -> list[Session]:
                 waiting_request = -1
             elif kind == "slot" and name == "language" and row.get("value") in ('"zh"', '"en"', "zh", "en"):
                 current.language = str(row["value"]).strip('"')
+            elif kind == "slot" and name == "requested_slot" and open_form is not None:
+                step = _plain(row.get("value"))
+                asked = current.form_steps[-1][1]
+                if step and step not in asked:
+                    asked.append(step)
             elif kind == "active_loop":
                 raw = row.get("name") or row.get("value")  # the loop's name (None when the loop ends)
                 form = str(raw).strip('"') if raw not in (None, "null", "") else None
                 if form:
                     open_form = form
                     current.forms_started.append(form)
+                    current.form_steps.append((form, []))
                 elif open_form is not None:
                     if not _cancelled(current):
                         current.forms_submitted.append(open_form)
@@ -110,8 +133,34 @@ def sessions_of(rows: Iterable[Mapping[str, Any]]) -> list[Session]:
     return sessions
 
 
+def _plain(value: object) -> str | None:
+    """A stored slot value (JSON text, as the store keeps it) as a plain string; None for null/empty."""
+    if value in (None, "", "null"):
+        return None
+    return str(value).strip('"') or None
+
+
 def _cancelled(session: Session) -> bool:
     return bool(session.intents) and session.intents[-1] in ("deny", "cancel", "stop")
+
+
+#: The outcome sets a session can be listed by (conversation review): ``escalated`` and ``contained`` are the
+#: sessions ``escalation_rate`` and ``containment_rate`` count (every engaged session is exactly one of them);
+#: ``abandoned`` are ``abandonment_rate``'s, and ``fallback_ended`` those whose last message was misunderstood.
+OUTCOMES = ("escalated", "contained", "abandoned", "fallback_ended")
+
+
+def outcomes(session: Session, now: dt.datetime, idle: dt.timedelta) -> tuple[str, ...]:
+    """The outcome sets of ``OUTCOMES`` an engaged session belongs to (none for one that is not engaged), by the
+    same definitions the figures use: escalated or contained, and possibly abandoned and/or fallback-ended."""
+    if not session.engaged:
+        return ()
+    found = ["escalated" if session.paused else "contained"]
+    if session.abandoned(now, idle):
+        found.append("abandoned")
+    if session.ended_in_fallback:
+        found.append("fallback_ended")
+    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -135,14 +184,7 @@ def conversation_figures(sessions: Sequence[Session], now: dt.datetime, idle: dt
         asked = [s for s in escalated if s.asked_for_person]
         user_messages = sum(len([i for i in s.intents if i != "session_start"]) for s in mine)
         fallbacks = sum(sum(1 for i in s.intents if i in FALLBACK_INTENTS) for s in mine)
-        abandoned = [
-            s
-            for s in mine
-            if not s.paused
-            and not s.closed_kindly
-            and now - s.last_at > idle
-            and (s.form_open_at_end or (s.intents and s.intents[-1] in FALLBACK_INTENTS))
-        ]
+        abandoned = [s for s in mine if s.abandoned(now, idle)]
         started = sum(len(s.forms_started) for s in mine)
         submitted = sum(len(s.forms_submitted) for s in mine)
         out += [
@@ -167,22 +209,32 @@ def conversation_figures(sessions: Sequence[Session], now: dt.datetime, idle: dt
 
 
 def form_funnels(sessions: Sequence[Session]) -> list[Figure]:
-    """Per form: started and submitted (split ``form=<name>``)."""
+    """Per form: started, each step reached, submitted (split ``form=<name>`` and
+    ``form=<name>,step=<slot>``). A step is a slot the form asked for; a run counts once per step
+    however often it asked. Steps are listed from the most reached to the least, which is the
+    order customers meet them in a form that asks in a fixed order."""
     started: dict[str, int] = defaultdict(int)
     submitted: dict[str, int] = defaultdict(int)
+    reached: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    first_seen: dict[str, dict[str, int]] = defaultdict(dict)
     for s in sessions:
+        if not s.engaged:
+            continue
         for f in s.forms_started:
             started[f] += 1
         for f in s.forms_submitted:
             submitted[f] += 1
-    return [
-        figure
-        for form in sorted(started)
-        for figure in (
-            Figure("form_started", f"form={form}", started[form]),
-            Figure("form_submitted", f"form={form}", submitted[form]),
-        )
-    ]
+        for form, steps in s.form_steps:
+            for position, step in enumerate(steps):
+                reached[form][step] += 1
+                first_seen[form][step] = min(first_seen[form].get(step, position), position)
+    out: list[Figure] = []
+    for form in sorted(started):
+        out.append(Figure("form_started", f"form={form}", started[form]))
+        steps = sorted(reached[form], key=lambda k: (-reached[form][k], first_seen[form][k], k))
+        out += [Figure("form_step", f"form={form},step={step}", reached[form][step]) for step in steps]
+        out.append(Figure("form_submitted", f"form={form}", submitted[form]))
+    return out
 
 
 def top_unrecognised(sessions: Sequence[Session], limit: int = 20) -> list[tuple[str, int]]:

@@ -88,6 +88,7 @@ def figures(uow_factory: UowFactory, period: Period, zone: str, now_utc: dt.date
             for r in uow.reports.ratings_between(local_start, local_end)
         ]
         notices = uow.reports.notice_counts_between(local_start, local_end)
+        holds = uow.reports.hold_counts_between(period.since, period.until)
         cases = uow.reports.case_counts_between(local_start, local_end)
         extensions = uow.reports.extension_counts_between(local_start, local_end)
     sessions = sessions_of(rows)
@@ -113,6 +114,9 @@ def figures(uow_factory: UowFactory, period: Period, zone: str, now_utc: dt.date
         ]
     for status, n in sorted(notices.items()):
         out.append(Figure(f"notices_{status}", "all", n))
+    out.append(Figure("notices_held", "all", sum(holds.values())))
+    for reason, n in sorted(holds.items()):
+        out.append(Figure("notices_held", f"reason={reason}", n))
     for (kind, status), n in sorted(cases.items()):
         out.append(Figure("cases", f"type={kind},status={status}", n))
     for status, n in sorted(extensions.items()):

@@ -497,6 +497,7 @@ def create_app(deps: Deps | None = None) -> Starlette:
         who = await guard(request, supervisor=True)
         if isinstance(who, Response):
             return who
+        from bot.analytics.metrics import SPLITS
         from bot.analytics.report import Period, figures, values
         from bot.services.chat_log import idle_minutes
 
@@ -513,8 +514,22 @@ def create_app(deps: Deps | None = None) -> Starlette:
             )
             for name, p in periods.items()
         }
+        # Forms (each step), notices (sent, failed, held back by reason), cases and extension requests:
+        # the report's figures outside the splits, for the last 7 days.
+        others = [
+            (metric, split, value)
+            for (metric, split), value in found["7d"].items()
+            if split not in SPLITS or metric.startswith("notices_")
+        ]
         return render(
-            request, "dashboard.html", me=who[0], csrf=who[1], found=found, periods=list(periods), metrics=DASHBOARD
+            request,
+            "dashboard.html",
+            me=who[0],
+            csrf=who[1],
+            found=found,
+            periods=list(periods),
+            metrics=DASHBOARD,
+            others=others,
         )
 
     async def asset(request: Request) -> Response:

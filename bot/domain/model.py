@@ -175,6 +175,27 @@ class SmsNotice(Base):
     instalment: Mapped[Instalment | None] = relationship("Instalment", lazy="joined")
 
 
+class NoticeHold(Base):
+    """A notice the collection rules held back: which instalment, on which bank day, and why
+    (quiet hours, the caps, the cadence, a dispute, ...). One row per instalment, day and reason,
+    however often the engine runs that day; the report counts them (docs/analytics.md)."""
+
+    __tablename__ = "notice_holds"
+    __table_args__ = (
+        UniqueConstraint("instalment_id", "day", "reason", name="uq_notice_holds_instalment_day_reason"),
+        Index("ix_notice_holds_day", "day"),
+    )
+
+    id: int = Column(Integer, primary_key=True, autoincrement=True)
+    instalment_id: int = Column(ForeignKey("instalments.id"), nullable=False)
+    customer_id: str = Column(ForeignKey("customers.id"), nullable=False)
+    loan_id: str = Column(ForeignKey("loans.id"), nullable=False)
+    day: dt.date = Column(Date, nullable=False)
+    reason: str = Column(String(40), nullable=False)
+    #: The first run that day that held it back (bank-local time).
+    first_at: dt.datetime = Column(DateTime, nullable=False)
+
+
 class ExtensionRequest(Base):
     """A customer's request to defer or split overdue instalments, and what was decided."""
 

@@ -13,7 +13,7 @@ from functools import lru_cache
 from sqlalchemy.exc import IntegrityError
 
 from bot.clock import Clock, FixedClock
-from bot.domain.model import SmsNotice
+from bot.domain.model import NoticeHold, SmsNotice
 from bot.domain.notices import NoticeCandidate, NoticePolicy, decide, load_templates, render_notice
 from bot.domain.rules import days_overdue
 from bot.notice_senders import NoticeSender, OutgoingSms, SendFailed
@@ -41,6 +41,8 @@ class NoticeRunReport:
     at: dt.datetime
     recorded: list[tuple[str, str, str]] = field(default_factory=list)  # (customer, loan, reason)
     skipped: Counter[str] = field(default_factory=Counter)
+    #: What the rules held back: (instalment id, customer, loan, reason), stored as notice holds.
+    held: list[tuple[int, str, str, str]] = field(default_factory=list)
     sent: int = 0
     failed: int = 0
 
@@ -96,6 +98,7 @@ def run_notices(
             )
             if not decision.send or decision.template is None:
                 report.skipped[decision.reason] += 1
+                report.held.append((instalment.id, customer.id, loan.id, decision.reason))
                 continue
             report.recorded.append((customer.id, loan.id, decision.reason))
             per_number[customer.phone] += 1
@@ -135,9 +138,41 @@ def run_notices(
                 logger.warning("notices for %s were recorded by another run at the same time", day)
                 report.skipped["already_recorded_today"] += len(report.recorded)
                 report.recorded.clear()
+    if not dry_run and report.held:
+        record_holds(uow_factory, day, at, report.held)
     if not dry_run and sender is not None:
         deliver_pending(uow_factory, sender, clock or FixedClock(at), report)
     return report
+
+
+def record_holds(uow_factory: UowFactory, day: dt.date, at: dt.datetime, held: list[tuple[int, str, str, str]]) -> int:
+    """Store what the rules held back on ``day`` (once per instalment and reason, whatever the number
+    of runs), after the notices themselves are committed: losing this record never loses a notice.
+    Returns how many holds were new."""
+    try:
+        with uow_factory() as uow:
+            known = uow.notices.holds_on(day)
+            new = 0
+            for instalment_id, customer_id, loan_id, reason in held:
+                if (instalment_id, reason) in known:
+                    continue
+                known.add((instalment_id, reason))
+                uow.notices.add_hold(
+                    NoticeHold(
+                        instalment_id=instalment_id,
+                        customer_id=customer_id,
+                        loan_id=loan_id,
+                        day=day,
+                        reason=reason,
+                        first_at=at,
+                    )
+                )
+                new += 1
+            uow.commit()
+            return new
+    except IntegrityError:  # another run stored the same holds at the same moment: they are recorded
+        logger.warning("notice holds for %s were recorded by another run at the same time", day)
+        return 0
 
 
 def deliver_pending(

@@ -14,7 +14,7 @@ import sys
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.services import chat_log, handoff
+from bot.services import chat_log, handoff, notices
 from bot.unit_of_work import SqlAlchemyUnitOfWork
 from tests.conftest import TODAY
 from tests.integration.conftest import ROOT
@@ -54,6 +54,15 @@ def rows() -> list[dict]:
     add("visitor:report_visitor1", 1, "session_started")
     add("visitor:report_visitor1", 2, "user", "nlu_fallback")
     add("visitor:report_visitor1", 3, "user", "nlu_fallback")
+    # C1004 starts an extension request, answers the first step, and declines at the second.
+    add("customer:C1004", 1, "session_started")
+    add("customer:C1004", 2, "user", "request_extension")
+    add("customer:C1004", 3, "active_loop", "extension_form")
+    add("customer:C1004", 4, "slot", "requested_slot", '"ext_loan_id"')
+    add("customer:C1004", 5, "user", "inform")
+    add("customer:C1004", 6, "slot", "requested_slot", '"ext_reason"')
+    add("customer:C1004", 7, "user", "deny")
+    add("customer:C1004", 8, "active_loop", None)
     return out
 
 
@@ -73,6 +82,21 @@ def insert(url: str, events: list[dict]) -> None:
     engine.dispose()
 
 
+def record_known_day(url: str) -> tuple[handoff.TicketView, notices.NoticeRunReport]:
+    """DAY's events (rows()), C1005's handoff answered after 90 s and rated 4, and a notice run at
+    23:00 that the quiet hours held back entirely."""
+    insert(url, rows())
+    uow = lambda: SqlAlchemyUnitOfWork(url)  # noqa: E731
+    created = dt.datetime.combine(DAY, dt.time(10, 0, 10))
+    ticket = handoff.create_ticket(uow, "customer:C1005", "C1005", "request_human", "en", "Why", [], created)
+    handoff.post_agent_message(uow, "customer:C1005", "Hello", "agent", created + dt.timedelta(seconds=90))
+    chat_log.append(uow, "customer:C1005", [chat_log.Line("user", "thanks")], created)
+    chat_log.end_chat(uow, "customer:C1005", "C1005", "en", 4, created + dt.timedelta(minutes=5))
+    night = notices.run_notices(uow, None, dt.datetime.combine(DAY, dt.time(23, 0)))
+    assert night.held and {reason for *_, reason in night.held} == {"quiet_hours"}
+    return ticket, night
+
+
 def report(url: str, out, since: str = DAY.isoformat(), until: str | None = None) -> subprocess.CompletedProcess:
     args = [sys.executable, "-m", "bot", "report", "--since", since, "--out", str(out)]
     if until:
@@ -89,31 +113,26 @@ def figures(out) -> dict[tuple[str, str], float]:
 @pytest.mark.parametrize("database", ["sqlite", "postgres"])
 def test_the_report_has_exactly_the_expected_figures_and_a_replay_changes_none(database, request, tmp_path) -> None:
     url = request.getfixturevalue(f"{database}_url")
-    insert(url, rows())
-    uow = lambda: SqlAlchemyUnitOfWork(url)  # noqa: E731
-    created = dt.datetime.combine(DAY, dt.time(10, 0, 10))
-    ticket = handoff.create_ticket(uow, "customer:C1005", "C1005", "request_human", "en", "Why", [], created)
-    handoff.post_agent_message(uow, "customer:C1005", "Hello", "agent", created + dt.timedelta(seconds=90))
-    chat_log.append(uow, "customer:C1005", [chat_log.Line("user", "thanks")], created)
-    chat_log.end_chat(uow, "customer:C1005", "C1005", "en", 4, created + dt.timedelta(minutes=5))
-
+    ticket, night = record_known_day(url)
     done = report(url, tmp_path / "a")
     assert done.returncode == 0, done.stderr
     got = figures(tmp_path / "a")
-    assert got[("engaged_sessions", "all")] == 3
-    assert got[("engaged_sessions", "verified")] == 2 and got[("engaged_sessions", "anonymous")] == 1
+    assert got[("engaged_sessions", "all")] == 4
+    assert got[("engaged_sessions", "verified")] == 3 and got[("engaged_sessions", "anonymous")] == 1
     assert got[("engaged_sessions", "language=en")] == 1
-    assert got[("escalation_rate", "all")] == round(1 / 3, 4) and got[("escalation_asked_rate", "all")] == round(
-        1 / 3, 4
-    )
-    assert got[("containment_rate", "all")] == round(2 / 3, 4)
-    assert got[("fallback_rate", "all")] == round(2 / 5, 4)
-    assert got[("abandonment_rate", "all")] == round(1 / 3, 4)  # the visitor, misunderstood, gone for a day
+    assert got[("escalation_rate", "all")] == 0.25 and got[("escalation_asked_rate", "all")] == 0.25
+    assert got[("containment_rate", "all")] == 0.75
+    assert got[("fallback_rate", "all")] == round(2 / 8, 4)
+    assert got[("abandonment_rate", "all")] == 0.25  # the visitor, misunderstood, gone for a day
     assert got[("doom_loop_rate", "anonymous")] == 1.0
+    assert got[("form_started", "form=extension_form")] == 1 and got[("form_submitted", "form=extension_form")] == 0
+    assert got[("form_step", "form=extension_form,step=ext_loan_id")] == 1
+    assert got[("form_step", "form=extension_form,step=ext_reason")] == 1
+    assert got[("notices_held", "reason=quiet_hours")] == len(night.held) == got[("notices_held", "all")]
     assert got[("handoffs", "all")] == 1 and got[("time_to_person_p50_s", "all")] == 90.0
     assert got[("satisfaction_ratings", "language=en")] == 1 and got[("satisfaction_mean", "all")] == 4.0
     html = (tmp_path / "a" / "report.html").read_text(encoding="utf-8")
-    assert DAY.isoformat() in html and "engaged_sessions: 0 → 3" in html and "data:image/png;base64," in html
+    assert DAY.isoformat() in html and "engaged_sessions: 0 → 4" in html and "data:image/png;base64," in html
     assert "http://" not in html and "https://" not in html
     assert ticket.ticket_id
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot import db
 from bot.clock import FixedClock
-from bot.domain.model import SmsNotice
+from bot.domain.model import NoticeHold, SmsNotice
 from bot.domain.notices import NoticePolicy
 from bot.notice_senders import FileSender, HttpGatewaySender
 from bot.services.care import clear_vulnerability, record_vulnerability
@@ -77,6 +77,35 @@ def test_a_dry_run_writes_and_sends_nothing(database_url, outbox):
 def test_nothing_is_sent_in_quiet_hours(database_url, outbox):
     assert run_notices(uow(database_url), outbox, at(0, 23)).recorded == []
     assert run_notices(uow(database_url), outbox, at(1, 7)).recorded == []
+
+
+def holds(url) -> list[tuple[str, dt.date, str]]:
+    with db.session_factory(url)() as session:
+        rows = session.execute(select(NoticeHold).order_by(NoticeHold.day, NoticeHold.customer_id, NoticeHold.reason))
+        return [(h.customer_id, h.day, h.reason) for h in rows.scalars()]
+
+
+def test_what_the_rules_held_back_is_stored_once_per_instalment_day_and_reason(database_url, outbox):
+    # 23:00 and 07:00 are quiet: both runs hold C1006's reminder back, each on its own bank day.
+    late = run_notices(uow(database_url), outbox, at(0, 23))
+    assert late.skipped["quiet_hours"] >= 1 and ("C1006", TODAY, "quiet_hours") in holds(database_url)
+    run_notices(uow(database_url), outbox, at(0, 23))  # a rerun the same day stores no second hold
+    assert holds(database_url).count(("C1006", TODAY, "quiet_hours")) == 1
+    run_notices(uow(database_url), outbox, at(1, 7))
+    assert ("C1006", TODAY + dt.timedelta(days=1), "quiet_hours") in holds(database_url)
+    # Sent at 10:00 the next day; the day after, the cadence holds the next reminder back.
+    sent = run_notices(uow(database_url), outbox, at(1))
+    assert ("C1006", "L1006", "reminder") in sent.recorded
+    run_notices(uow(database_url), outbox, at(2))
+    assert ("C1006", TODAY + dt.timedelta(days=2), "cadence") in holds(database_url)
+    # Every hold the runs reported is stored, none more.
+    stored = Counter(reason for _c, _d, reason in holds(database_url))
+    assert sum(stored.values()) == len(set(holds(database_url)))
+
+
+def test_a_dry_run_stores_no_hold(database_url, outbox):
+    report = run_notices(uow(database_url), outbox, at(0, 23), dry_run=True)
+    assert report.skipped["quiet_hours"] >= 1 and holds(database_url) == []
 
 
 def test_a_repaid_instalment_gets_no_further_notice(database_url, outbox):

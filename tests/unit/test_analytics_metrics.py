@@ -116,6 +116,40 @@ def test_form_funnels_and_the_misunderstood_messages_grouped() -> None:
     assert top_unrecognised(sessions) == [("blah", 2), ("??", 1)]
 
 
+def asks(stream: Stream, *slots: str | None) -> Stream:
+    for slot in slots:
+        stream.add("slot", "requested_slot", value="null" if slot is None else f'"{slot}"')
+        if slot is not None:
+            stream.user("inform")
+    return stream
+
+
+def test_each_form_step_counts_the_runs_that_reached_it_in_the_order_customers_meet_them() -> None:
+    steps = ("ext_loan_id", "ext_reason", "ext_option", "ext_confirmed")
+    rows = []
+    for n, reached in enumerate((4, 4, 2, 1)):  # one run reaches all four steps, one stops after two, ...
+        stream = Stream(f"customer:S{n}").add("session_started").user("request_extension")
+        stream.add("active_loop", "extension_form")
+        asks(stream, *steps[:reached])
+        if reached == 4:
+            asks(stream, "ext_confirmed", None)  # asked twice (a re-prompt): still one run at that step
+            stream.add("active_loop", None)
+        rows += stream.rows
+    # The same slot outside any form is no step.
+    rows += (
+        Stream("customer:S9").add("session_started").user("greet").add("slot", "requested_slot", '"ext_reason"').rows
+    )
+    funnel = [(f.metric, f.split, f.value) for f in form_funnels(sessions_of(rows))]
+    assert funnel == [
+        ("form_started", "form=extension_form", 4),
+        ("form_step", "form=extension_form,step=ext_loan_id", 4),
+        ("form_step", "form=extension_form,step=ext_reason", 3),
+        ("form_step", "form=extension_form,step=ext_option", 2),
+        ("form_step", "form=extension_form,step=ext_confirmed", 2),
+        ("form_submitted", "form=extension_form", 2),
+    ]
+
+
 def test_a_replayed_stream_gives_the_same_figures() -> None:
     rows = streams()
     assert conversation_figures(sessions_of(rows + []), NOW, IDLE) == conversation_figures(
