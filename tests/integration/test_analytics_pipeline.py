@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import os
 import signal
@@ -26,6 +27,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bot.analytics.events import event_key
+from bot.analytics.metrics import conversation_figures, sessions_of
+from bot.unit_of_work import SqlAlchemyUnitOfWork
 from tests.conftest import TODAY
 from tests.integration import rabbit
 from tests.integration.conftest import ROOT, Bot, free_port
@@ -181,6 +184,26 @@ def test_known_conversations_over_http_produce_exactly_the_expected_rows(bot: Bo
     }  # fmt: skip
     assert {r[0] for r in query(bot.database_url, "SELECT DISTINCT source FROM analytics_events")} == {"pika"}
     assert "session_started" in {r[1] for r in rows} and "action" in {r[1] for r in rows}
+
+    # The figures of docs/analytics.md over what the pipeline stored for these conversations.
+    with SqlAlchemyUnitOfWork(bot.database_url) as uow:
+        events = [
+            e
+            for e in uow.reports.events_between(dt.datetime(2000, 1, 1), dt.datetime(2100, 1, 1))
+            if e["conversation_id"] in conversations
+        ]
+    now = max(e["at"] for e in events) + dt.timedelta(minutes=1)
+    got = {(f.metric, f.split): f.value for f in conversation_figures(sessions_of(events), now, dt.timedelta(hours=1))}
+    assert got[("engaged_sessions", "all")] == 3
+    assert got[("engaged_sessions", "verified")] == 2 and got[("engaged_sessions", "anonymous")] == 1
+    # A session's language is the last its language slot took: C1003's last message was in Chinese.
+    assert {s.conversation_id: s.language for s in sessions_of(events)} == {
+        "customer:C1001": "zh", "customer:C1003": "zh", "visitor:pipeline_visitor_1": "en"
+    }  # fmt: skip
+    assert got[("engaged_sessions", "language=en")] == 1 and got[("engaged_sessions", "language=zh")] == 2
+    assert got[("user_messages", "all")] == 6 and got[("containment_rate", "all")] == 1.0
+    # The message that gave away a code and a card number matched no intent (the secret guard answers it).
+    assert got[("fallback_rate", "all")] == round(1 / 6, 4) and got[("escalation_rate", "all")] == 0.0
 
 
 @pytest.mark.servers
