@@ -292,9 +292,8 @@ class InAppInput(InputChannel):
                 notifier.unsubscribe(conversation_id, queue)
             return None
 
-        @hook.route("/end", methods=["POST"])
-        async def end(request: Request) -> HTTPResponse:
-            """The customer ends the chat, optionally with a rating 1-5: {"rating"?, "language"?}."""
+        def rating_request(request: Request) -> tuple[str, str | None, int | None, str] | HTTPResponse:
+            """(conversation, customer, rating, language) of an /end or /rate body, or the 400/401 answer."""
             try:
                 raw = json.loads(request.body or b"{}")
             except ValueError:
@@ -308,13 +307,35 @@ class InAppInput(InputChannel):
             if rating is not None and (isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5):
                 return response.json({"error": "'rating' must be a whole number from 1 to 5"}, status=400)
             language = body.get("language") if body.get("language") in chat_page.LANGUAGES else "zh"
+            return conversation_id, customer_id, rating, str(language)
+
+        async def rate_ticket(conversation_id: str, rating: int) -> str | None:
+            """After a person helped, the rating is kept with their ticket too (the one resolved lately)."""
+            from bot.services.handoff import rate_resolved_ticket
+
+            since = get_settings().clock().now() - dt.timedelta(minutes=chat_log.idle_minutes())
+            try:
+                return await asyncio.to_thread(
+                    rate_resolved_ticket, SqlAlchemyUnitOfWork, conversation_id, rating, since
+                )
+            except Outage:
+                logger.warning("inapp: the rating could not be stored with the ticket of %s", conversation_id)
+                return None
+
+        @hook.route("/end", methods=["POST"])
+        async def end(request: Request) -> HTTPResponse:
+            """The customer ends the chat, optionally with a rating 1-5: {"rating"?, "language"?}."""
+            asked = rating_request(request)
+            if isinstance(asked, HTTPResponse):
+                return asked
+            conversation_id, customer_id, rating, language = asked
             try:
                 line = await asyncio.to_thread(
                     chat_log.end_chat,
                     SqlAlchemyUnitOfWork,
                     conversation_id,
                     customer_id,
-                    str(language),
+                    language,
                     rating,
                     get_settings().clock().now(),
                 )
@@ -322,20 +343,39 @@ class InAppInput(InputChannel):
                 return response.json({"error": "this chat has been rated already"}, status=409)
             except Outage:
                 return response.json({"error": "the chat could not be ended; try again shortly"}, status=503)
-            rated_ticket = None
-            if rating is not None:  # after a person helped: the rating is kept with their ticket too
-                from bot.services.handoff import rate_resolved_ticket
-
-                since = get_settings().clock().now() - dt.timedelta(minutes=chat_log.idle_minutes())
-                try:
-                    rated_ticket = await asyncio.to_thread(
-                        rate_resolved_ticket, SqlAlchemyUnitOfWork, conversation_id, rating, since
-                    )
-                except Outage:
-                    logger.warning("inapp: the rating could not be stored with the ticket of %s", conversation_id)
+            rated_ticket = await rate_ticket(conversation_id, rating) if rating is not None else None
             await notifier.publish(conversation_id, {"type": "lines"})
             return response.json(
                 {"status": "ended", "line": line.payload() if line else None, "ticket_id": rated_ticket}
+            )
+
+        @hook.route("/rate", methods=["POST"])
+        async def rate(request: Request) -> HTTPResponse:
+            """The customer rates the chat so far and goes on chatting: {"rating", "language"?}."""
+            asked = rating_request(request)
+            if isinstance(asked, HTTPResponse):
+                return asked
+            conversation_id, customer_id, rating, language = asked
+            if rating is None:
+                return response.json({"error": "'rating' must be a whole number from 1 to 5"}, status=400)
+            try:
+                session = await asyncio.to_thread(
+                    chat_log.rate_chat,
+                    SqlAlchemyUnitOfWork,
+                    conversation_id,
+                    customer_id,
+                    language,
+                    rating,
+                    get_settings().clock().now(),
+                )
+            except chat_log.AlreadyRated:
+                return response.json({"error": "this chat has been rated already"}, status=409)
+            except Outage:
+                return response.json({"error": "the rating could not be stored; try again shortly"}, status=503)
+            if session is None:
+                return response.json({"error": "there is no chat to rate yet"}, status=409)
+            return response.json(
+                {"status": "rated", "session": session, "ticket_id": await rate_ticket(conversation_id, rating)}
             )
 
         @hook.route("/webhook", methods=["POST"])

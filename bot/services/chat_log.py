@@ -228,6 +228,59 @@ class AlreadyRated(Exception):
     """This chat session has a rating already; the first answer stands."""
 
 
+def _add_rating(
+    uow: UnitOfWork,
+    conversation_id: str,
+    chat_session: int,
+    customer_id: str | None,
+    language: str,
+    rating: int,
+    now: dt.datetime,
+) -> None:
+    if uow.chat.rating_of(conversation_id, chat_session) is not None:
+        raise AlreadyRated()
+    uow.chat.add_rating(
+        ChatRating(
+            conversation_id=conversation_id,
+            chat_session=chat_session,
+            customer_id=customer_id,
+            language=language if language in ("zh", "en") else "zh",
+            rating=rating,
+            created_at=now,
+        )
+    )
+
+
+def rate_chat(
+    uow_factory: UowFactory,
+    conversation_id: str,
+    customer_id: str | None,
+    language: str,
+    rating: int,
+    now: dt.datetime,
+) -> int | None:
+    """Store the rating (1-5) of the current chat session without ending it (the question asked when
+    a person hands the chat back: the customer may go on with the assistant). Returns the session
+    rated, or None when there is no chat yet. A second rating of the same session raises AlreadyRated."""
+    if not 1 <= rating <= 5:
+        raise ValueError("rating must be 1-5")
+    for _attempt in range(SEQ_RETRIES):
+        try:
+            with uow_factory() as uow:
+                uow.chat.lock_conversation(conversation_id)
+                last = uow.chat.last(conversation_id)
+                if last is None:
+                    return None
+                _add_rating(uow, conversation_id, last.chat_session, customer_id, language, rating, now)
+                uow.commit()
+                return last.chat_session
+        except IntegrityError:
+            continue  # the same rating twice at once: look again (the second finds the first)
+        except SQLAlchemyError as exc:
+            raise RecordsUnavailable() from exc
+    raise RecordsUnavailable()
+
+
 def end_chat(
     uow_factory: UowFactory,
     conversation_id: str,
@@ -255,18 +308,7 @@ def end_chat(
                     else append_in(uow, conversation_id, [Line("status", status="ended")], now)
                 )
                 if rating is not None:
-                    if uow.chat.rating_of(conversation_id, last.chat_session) is not None:
-                        raise AlreadyRated()
-                    uow.chat.add_rating(
-                        ChatRating(
-                            conversation_id=conversation_id,
-                            chat_session=last.chat_session,
-                            customer_id=customer_id,
-                            language=language if language in ("zh", "en") else "zh",
-                            rating=rating,
-                            created_at=now,
-                        )
-                    )
+                    _add_rating(uow, conversation_id, last.chat_session, customer_id, language, rating, now)
                 uow.commit()
                 return _view(added[0]) if added else None
         except IntegrityError:

@@ -204,6 +204,25 @@ def test_the_stream_replays_after_a_number_then_delivers_an_agent_message_live(b
     assert [m["seq"] for m in inbox] == [message["seq"], handback["seq"]]
 
 
+def test_rating_a_chat_without_ending_it_keeps_the_session_and_counts_once(bot) -> None:
+    headers = auth(bot, "C1004")
+    assert requests.post(inapp(bot, "rate"), json={"rating": 5}, headers=headers, timeout=10).status_code == 409
+    bot.say("hello", customer="C1004")
+    before = history(bot, headers)
+    for bad in ({}, {"rating": 0}, {"rating": "5"}, {"rating": True}):
+        refused = requests.post(inapp(bot, "rate"), json=bad, headers=headers, timeout=10)
+        assert refused.status_code == 400 and "rating" in refused.json()["error"]
+    rated = requests.post(inapp(bot, "rate"), json={"rating": 5, "language": "en"}, headers=headers, timeout=10)
+    assert rated.status_code == 200 and rated.json()["session"] == before["session"]
+    assert requests.post(inapp(bot, "rate"), json={"rating": 1}, headers=headers, timeout=10).status_code == 409
+    assert requests.post(inapp(bot, "rate"), json={"rating": 3}, timeout=10).status_code in (400, 401)  # no identity
+    after = history(bot, headers)
+    assert after["ended"] is False and after["session"] == before["session"] and after["lines"] == before["lines"]
+    with SqlAlchemyUnitOfWork(bot.database_url) as u:
+        rating = u.chat.rating_of(customer_conversation("C1004"), before["session"])
+        assert rating is not None and (rating.rating, rating.language, rating.customer_id) == (5, "en", "C1004")
+
+
 def test_ending_a_chat_stores_one_rating_and_the_next_message_starts_a_new_session(bot) -> None:
     headers = auth(bot, "C1005")
     bot.say("hello", customer="C1005")

@@ -206,8 +206,13 @@ def test_a_customer_asks_for_a_person_an_agent_answers_in_the_console_and_hands_
     expect(customer.get_by_role("log")).not_to_contain_text("employer")  # later lines came; that one never
     rating = customer.get_by_role("dialog", name="How satisfied are you with this chat?")
     expect(rating).to_be_visible()  # the one-question rating after a person's help
-    customer.keyboard.press("Escape")  # not now: she goes on chatting
+    rating.get_by_role("button", name=re.compile(r"^5")).click()  # she rates it and goes on chatting
     expect(rating).to_be_hidden()
+    expect(customer.get_by_text("Thank you for your rating!")).to_be_visible()
+    expect(customer.locator("#ended")).to_be_hidden()  # the chat did not end
+    with SqlAlchemyUnitOfWork(bot.database_url) as u:
+        stored = u.chat.rating_of("customer:C1005", customer_lines(bot, "C1005")[-1]["session"])
+        assert stored is not None and stored.rating == 5
     say(customer, "how much do I owe?", english=True)
     answer = customer.locator("#log .line.bot").filter(has_text="nothing overdue")
     expect(answer.first).to_be_visible(timeout=REPLY_TIMEOUT)

@@ -105,6 +105,25 @@ def test_a_rating_counts_once_per_chat_and_ending_twice_adds_nothing(uow) -> Non
     assert chat_log.end_chat(uow, "visitor:never_wrote_anything", None, "zh", 3, NOW) is None
 
 
+def test_rating_without_ending_keeps_the_chat_open_and_counts_once(uow) -> None:
+    assert chat_log.rate_chat(uow, CONVERSATION, "C1001", "en", 4, NOW) is None  # nothing to rate yet
+    chat_log.append(uow, CONVERSATION, [Line("user", "thanks")], NOW)
+    assert chat_log.rate_chat(uow, CONVERSATION, "C1001", "en", 4, NOW) == 1
+    assert chat_log.history(uow, CONVERSATION).ended is False  # she goes on chatting
+    with pytest.raises(chat_log.AlreadyRated):
+        chat_log.rate_chat(uow, CONVERSATION, "C1001", "en", 1, NOW)
+    with pytest.raises(ValueError):
+        chat_log.rate_chat(uow, CONVERSATION, "C1001", "en", 0, NOW)
+    # Ending afterwards with another rating is refused and changes nothing; without one it ends.
+    with pytest.raises(chat_log.AlreadyRated):
+        chat_log.end_chat(uow, CONVERSATION, "C1001", "en", 2, NOW)
+    assert chat_log.history(uow, CONVERSATION).ended is False
+    assert chat_log.end_chat(uow, CONVERSATION, "C1001", "en", None, NOW) is not None
+    with uow() as u:
+        rating = u.chat.rating_of(CONVERSATION, 1)
+        assert rating is not None and (rating.rating, rating.customer_id, rating.language) == (4, "C1001", "en")
+
+
 def test_handoff_lines_queued_agent_joined_and_back_to_the_assistant(uow) -> None:
     chat_log.append(uow, CONVERSATION, [Line("user", "转人工")], NOW)
     ticket = handoff.create_ticket(uow, CONVERSATION, "C1001", "request_human", "zh", "summary", [], NOW)

@@ -276,7 +276,7 @@
     if (status === "agent_joined") { state.agentSpoke = true; showQueue(null); }
     if (status === "bot_back" || status === "ended") {
       showQueue(null);
-      if (status === "bot_back" && live && state.agentSpoke) { state.agentSpoke = false; openRating(); }
+      if (status === "bot_back" && live && state.agentSpoke) { state.agentSpoke = false; openRating(true); }
     }
   }
   function showQueue(position) {
@@ -506,11 +506,17 @@
       var hint = n === 1 ? " (" + t("rating_low") + ")" : n === 5 ? " (" + t("rating_high") + ")" : "";
       button.setAttribute("aria-label", t("rating_option", { n: n }) + hint);
       button.dataset.rating = String(n);
-      button.addEventListener("click", function (event) { endChat(Number(event.currentTarget.dataset.rating)); });
+      button.addEventListener("click", function (event) {
+        var rating = Number(event.currentTarget.dataset.rating);
+        if (state.rateOnly) rateChat(rating); else endChat(rating);
+      });
       box.appendChild(button);
     }
   }
-  function openRating() {
+  // rateOnly: asked after a person handed the chat back; answering rates the chat so far and the
+  // customer goes on chatting. Otherwise the customer pressed "End chat": answering ends it too.
+  function openRating(rateOnly) {
+    state.rateOnly = Boolean(rateOnly);
     el("rating").hidden = false;
     el("rating-options").querySelector("button").focus();
   }
@@ -524,6 +530,7 @@
       body: JSON.stringify(body),
     }).then(function (response) {
       if (response.status === 401) { authExpired(); return; }
+      if (response.status === 409 && rating) return endChat(null); // rated already (after a person's help)
       if (!response.ok) { showBanner(t("send_failed")); return; }
       return response.json().then(function (result) {
         closeRating();
@@ -532,6 +539,20 @@
         if (rating) showBanner(t("rating_thanks"), true);
         tellApp({ type: "chat_ended", rating: rating || null });
       });
+    }).catch(function () { showBanner(t("send_failed")); });
+  }
+  function rateChat(rating) {
+    return fetch(base + "/rate", {
+      method: "POST",
+      headers: Object.assign({ "Content-Type": "application/json" }, identityHeaders()),
+      body: JSON.stringify(bodyWithIdentity({ language: lang(), rating: rating })),
+    }).then(function (response) {
+      if (response.status === 401) { authExpired(); return; }
+      if (response.status === 409) { closeRating(); return; } // rated already: the first answer stands
+      if (!response.ok) { showBanner(t("send_failed")); return; }
+      closeRating();
+      showBanner(t("rating_thanks"), true);
+      input.focus();
     }).catch(function () { showBanner(t("send_failed")); });
   }
   function showEnded(fromHistory) {
@@ -553,8 +574,8 @@
     showBanner("");
     input.focus();
   }
-  el("end").addEventListener("click", function () { if (el("rating").hidden) openRating(); else closeRating(); });
-  el("rating-skip").addEventListener("click", function () { endChat(null); });
+  el("end").addEventListener("click", function () { if (el("rating").hidden || state.rateOnly) openRating(false); else closeRating(); });
+  el("rating-skip").addEventListener("click", function () { if (state.rateOnly) closeRating(); else endChat(null); });
   el("rating").addEventListener("keydown", function (event) { if (event.key === "Escape") { closeRating(); el("end").focus(); } });
   el("new-chat").addEventListener("click", startNewChat);
   el("language").addEventListener("click", function () { setLanguage(lang() === "en" ? "zh" : "en", true); });
