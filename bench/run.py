@@ -17,6 +17,13 @@ conversations, against three set-ups started one after the other:
 - assistant, scaled: the same model with SANIC_WORKERS Rasa workers, conversations, locks
   and rate limits in Redis database 2 (emptied first) (`make run-scaled`, the production setup).
 
+The mix (issue 19): three in four conversations are verified customers, one in four anonymous
+visitors. A fifth of all conversations are *returning* customers who continue a session that
+already holds 100-500 messages (each set-up starts with such sessions written into its tracker
+store through Rasa's HTTP API, from a session recorded once through the assistant), and one
+verified message in ten is sent from two connections at once (a double tap, an app retry, two
+devices), both of which are measured.
+
 The soak drives the scaled set-up at 20 concurrent conversations and samples every
 process's memory.
 """
@@ -87,7 +94,12 @@ async def conversation_worker(url, stop_at, latencies, errors, rng, worker):
 async def conversation(session, url, stop_at, latencies, errors, rng, worker, n) -> int:
     """One conversation of a random script; returns the conversation counter."""
     n += 1
-    if rng.random() < 0.75:
+    draw = rng.random()
+    if draw < RETURNING_SHARE and RETURNING:
+        customer = rng.choice(RETURNING)  # continues a session of 100-500 messages
+        headers = {"Authorization": f"Bearer {mint(customer, SECRET)}"}
+        script, extra = rng.choice(SCRIPTS_CUSTOMER), {}
+    elif draw < 0.75:
         customer = f"S{rng.randrange(LOAD_CUSTOMERS):07d}"
         headers = {"Authorization": f"Bearer {mint(customer, SECRET)}"}
         script, extra = rng.choice(SCRIPTS_CUSTOMER), {}
@@ -97,16 +109,26 @@ async def conversation(session, url, stop_at, latencies, errors, rng, worker, n)
     for message in script:
         if time.monotonic() >= stop_at:
             return n
-        t0 = time.perf_counter()
-        try:
-            async with session.post(url, json={"message": message, **extra}, headers=headers) as reply:
-                await reply.read()
-                if reply.status != 200:
-                    errors.append(reply.status)
-        except aiohttp.ClientError as exc:
-            errors.append(type(exc).__name__)
-        latencies.append((time.perf_counter() - t0) * 1000)
+        sends = [send(session, url, {"message": message, **extra}, headers, latencies, errors)]
+        if headers and rng.random() < DOUBLE_SEND_SHARE:  # the same customer from a second connection at once
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as second:
+                sends.append(send(second, url, {"message": message, **extra}, headers, latencies, errors))
+                await asyncio.gather(*sends)
+        else:
+            await sends[0]
     return n
+
+
+async def send(session, url, body, headers, latencies, errors) -> None:
+    t0 = time.perf_counter()
+    try:
+        async with session.post(url, json=body, headers=headers) as reply:
+            await reply.read()
+            if reply.status != 200:
+                errors.append(reply.status)
+    except aiohttp.ClientError as exc:
+        errors.append(type(exc).__name__)
+    latencies.append((time.perf_counter() - t0) * 1000)
 
 
 async def load(url: str, concurrency: int, seconds: float) -> dict[str, float]:
@@ -135,6 +157,84 @@ ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 # soak with 5,000: median session 86 events), which real traffic rarely does.
 LOAD_CUSTOMERS = 50_000
 REDIS_URL = "redis://127.0.0.1:6379/2"
+#: Conversations that continue a long session, and verified messages sent from two connections at once.
+RETURNING_SHARE = 0.2
+DOUBLE_SEND_SHARE = 0.1
+#: The returning customers (synthetic customers outside the range the others are drawn from, so they
+#: come back only as returning customers), and the length of their sessions when a set-up starts.
+RETURNING_CUSTOMERS = 200
+RETURNING_MESSAGES = (100, 500)
+RETURNING: list[str] = []
+API_TOKEN = "bench-api-token-0123456789"  # Rasa's HTTP API, enabled only for the benchmark's servers
+
+
+def record_session(stack: Stack, customer: str, messages: int = 60) -> list[dict]:
+    """Drive one verified conversation of ``messages`` messages (the customer scripts in turn) and
+    return its events as the tracker store keeps them."""
+    import requests
+
+    headers = {"Authorization": f"Bearer {mint(customer, SECRET)}"}
+    said = 0
+    with requests.Session() as http:
+        while said < messages:
+            for message in SCRIPTS_CUSTOMER[said % len(SCRIPTS_CUSTOMER)]:
+                reply = http.post(stack.webhook, json={"message": message}, headers=headers, timeout=60)
+                reply.raise_for_status()
+                said += 1
+        tracker = http.get(
+            f"{stack.base}/conversations/customer:{customer}/tracker",
+            params={"token": API_TOKEN, "include_events": "ALL"},
+            timeout=60,
+        )
+        tracker.raise_for_status()
+    return tracker.json()["events"]
+
+
+def long_session(recorded: list[dict], recorded_customer: str, customer: str, messages: int, now: float) -> list[dict]:
+    """A session of ``messages`` user messages for ``customer``, built from a recorded one: its start
+    (session start, the slots its action set) once, then its message turns again and again, retimed
+    to end a minute before ``now`` with a few seconds between events (within the session expiry)."""
+    first_user = next(i for i, e in enumerate(recorded) if e["event"] == "user")
+    head, turns = recorded[:first_user], recorded[first_user:]
+    events, users = list(head), 0
+    while users < messages:
+        for event in turns:
+            if event["event"] == "user":
+                if users == messages:
+                    break
+                users += 1
+            events.append(event)
+    text = json.dumps(events, ensure_ascii=False).replace(recorded_customer, customer)
+    out = json.loads(text)
+    step = min(3.0, 3000 / max(1, len(out)))  # the whole session within 50 minutes
+    for k, event in enumerate(out):
+        event["timestamp"] = now - 60 - (len(out) - k) * step
+    return out
+
+
+def seed_returning(stack: Stack, recorded: list[dict], recorded_customer: str, seed: int = 7) -> dict[str, float]:
+    """Write the returning customers' long sessions into the set-up's tracker store (Rasa's API)."""
+    import requests
+
+    rng = random.Random(seed)
+    lengths = []
+    t0 = time.perf_counter()
+    with requests.Session() as http:
+        for customer in RETURNING:
+            n = rng.randint(*RETURNING_MESSAGES)
+            lengths.append(n)
+            reply = http.put(
+                f"{stack.base}/conversations/customer:{customer}/tracker/events",
+                params={"token": API_TOKEN, "include_events": "NONE"},
+                json=long_session(recorded, recorded_customer, customer, n, time.time()),
+                timeout=120,
+            )
+            reply.raise_for_status()
+    return {
+        "returning_customers": len(lengths),
+        "median_messages": statistics.median(lengths),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
 
 
 def process_tree(pid: int) -> list[int]:
@@ -191,7 +291,8 @@ class Stack:
         self.name = name
         rasa_port, action_port = free_port(), free_port()
         env = {**env, "ACTION_PORT": str(action_port), "RASA_PORT": str(rasa_port)}
-        self.webhook = f"http://127.0.0.1:{rasa_port}/webhooks/inapp/webhook"
+        self.base = f"http://127.0.0.1:{rasa_port}"
+        self.webhook = f"{self.base}/webhooks/inapp/webhook"
         logs = (work / f"{name}-actions.log").open("w"), (work / f"{name}-rasa.log").open("w")
         self.started = time.perf_counter()
         self.actions = subprocess.Popen(
@@ -200,7 +301,8 @@ class Stack:
         )  # fmt: skip
         self.server = subprocess.Popen(
             [sys.executable, "-m", "rasa", "run", "--interface", "127.0.0.1", "--port", str(rasa_port),
-             "--credentials", "credentials.yml", "--endpoints", endpoints, "--model", str(model)],
+             "--credentials", "credentials.yml", "--endpoints", endpoints, "--model", str(model),
+             "--enable-api", "--auth-token", API_TOKEN],
             cwd=ROOT, env=env, stdout=logs[1], stderr=subprocess.STDOUT,
         )  # fmt: skip
 
@@ -234,8 +336,10 @@ class Stack:
                 p.kill()
 
 
-def measure(stack: Stack, seconds: float) -> dict:
+def measure(stack: Stack, seconds: float, recorded: tuple[list[dict], str]) -> dict:
     result: dict = {"name": stack.name, "cold_start_seconds": stack.wait_first_answer(), "load": []}
+    result["returning_sessions"] = seed_returning(stack, *recorded)
+    print(stack.name, "returning sessions written:", result["returning_sessions"], flush=True)
     for concurrency in (1, 20, 50):
         pids = [p for group in stack.pids().values() for p in group]
         cpu_before = cpu_seconds(pids)
@@ -355,12 +459,27 @@ def main() -> int:
             {"SANIC_WORKERS": str(args.workers), "REDIS_URL": REDIS_URL},
         ),
     ]
+    # The returning customers sit above the range the others are drawn from.
+    RETURNING[:] = [f"S{args.load_customers - RETURNING_CUSTOMERS + k:07d}" for k in range(RETURNING_CUSTOMERS)]
+    LOAD_CUSTOMERS = args.load_customers - RETURNING_CUSTOMERS
+    recorder = Stack("recording", model, "endpoints.yml", env, work)
+    try:
+        recorder.wait_first_answer()
+        recorded_customer = f"S{LOAD_CUSTOMERS - 1:07d}"
+        recorded = (record_session(recorder, recorded_customer), recorded_customer)
+    finally:
+        recorder.stop()
+    results["mix"] = {
+        "returning_share": RETURNING_SHARE,
+        "returning_messages": list(RETURNING_MESSAGES),
+        "double_send_share_of_verified_messages": DOUBLE_SEND_SHARE,
+    }
     results["setups"] = []
     for name, path, endpoints, extra in setups:
         stack = Stack(name.split(" ")[0].strip(","), path, endpoints, {**env, **extra}, work)
         stack.name = name
         try:
-            results["setups"].append(measure(stack, args.seconds))
+            results["setups"].append(measure(stack, args.seconds, recorded))
             if args.soak and endpoints == "endpoints.scaled.yml":
                 results["soak"] = {"setup": name, **asyncio.run(soak(stack, args.soak))}
         finally:
@@ -389,6 +508,17 @@ def render(results: dict) -> str:
         f"`{results['command']}` on {results['date']}; machine: {results['machine']}.",
         "All set-ups ran one after the other on the same machine, client included (it shares the 2 cores).",
         f"Verified users are drawn from {results['load_customers']:,} synthetic customers.",
+        *(
+            [
+                f"Mix: {results['mix']['returning_share']:.0%} of conversations continue a session of "
+                f"{results['mix']['returning_messages'][0]}-{results['mix']['returning_messages'][1]} messages "
+                f"(written into each set-up's tracker store before its load); "
+                f"{results['mix']['double_send_share_of_verified_messages']:.0%} of verified messages are sent "
+                "from two connections at once (both measured)."
+            ]
+            if "mix" in results
+            else []
+        ),
         "",
         "## Load over the in-app channel (real tokens, actions, PostgreSQL)",
         "",
