@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.clock import SystemClock
@@ -43,6 +44,8 @@ class Settings:
     config_dir: Path = REPO_ROOT / "config"
     rasa_speedups: bool = True
     rate_limit_per_ip: int = 120
+    #: TRUSTED_PROXIES: the proxies whose X-Forwarded-For is believed (bot.client_address).
+    trusted_proxies: tuple[Any, ...] = ()
     rate_limit_per_conversation: int = 30
     daily_messages_per_conversation: int = 600
     action_host: str = "127.0.0.1"
@@ -123,6 +126,15 @@ def _int(name: str, default: int, minimum: int = 1) -> int:
     return value
 
 
+def _trusted_proxies() -> tuple[Any, ...]:
+    from bot.client_address import parse_trusted
+
+    try:
+        return parse_trusted(os.environ.get("TRUSTED_PROXIES"))
+    except ValueError as exc:
+        raise SettingsError(f"TRUSTED_PROXIES must be comma-separated IP addresses or networks: {exc}") from exc
+
+
 def _switch(name: str, default: bool) -> bool:
     raw = (os.environ.get(name) or ("on" if default else "off")).strip().lower()
     if raw in {"on", "1", "true", "yes"}:
@@ -187,6 +199,7 @@ def load_settings() -> Settings:
         config_dir=Path(os.environ.get("BOT_CONFIG_DIR") or REPO_ROOT / "config"),
         rasa_speedups=_switch("BOT_RASA_SPEEDUPS", True),
         rate_limit_per_ip=_int("RATE_LIMIT_PER_IP", 120),
+        trusted_proxies=_trusted_proxies(),
         rate_limit_per_conversation=_int("RATE_LIMIT_PER_CONVERSATION", 30),
         daily_messages_per_conversation=_int("DAILY_MESSAGES_PER_CONVERSATION", 600),
         action_host=os.environ.get("ACTION_HOST") or "127.0.0.1",

@@ -19,6 +19,7 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.client_address import client_address
 from bot.domain.distress import care_needed
 from bot.domain.errors import Outage
 from bot.domain.handback import wants_the_bot_back
@@ -189,9 +190,15 @@ class InAppInput(InputChannel):
         page_settings = chat_log.chat_settings()
         notifier = notifier_from_environment(page_settings.max_streams_per_conversation)
 
+        trusted_proxies = get_settings().trusted_proxies
+
+        def client_of(request: Request) -> str:
+            """The client's address: the socket's peer, or what a trusted proxy says (bot.client_address)."""
+            return client_address(request.ip, request.headers.getall("x-forwarded-for", None), trusted_proxies)
+
         async def admit_reader(request: Request) -> tuple[str, str | None] | HTTPResponse:
             """Who reads the chat (history, queue, stream), or the 429/4xx answer: each read counts per IP."""
-            refused = await limits.check("ip", request.remote_addr or request.ip)
+            refused = await limits.check("ip", client_of(request))
             if refused:
                 return response.json({"error": refused}, status=429)
             try:
@@ -380,7 +387,7 @@ class InAppInput(InputChannel):
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            refused = await limits.check("ip", request.remote_addr or request.ip)
+            refused = await limits.check("ip", client_of(request))
             if refused:
                 return response.json({"error": refused}, status=429)
             try:
