@@ -24,6 +24,7 @@ from actions.common import (
 from actions.extensions import at_plan_confirmation, send_confirm_scope
 from bot.domain.dates import asks_due_date, mentioned_date, wants_whole_loan
 from bot.domain.notices import NoticePolicy
+from bot.domain.privacy import mask_phone
 from bot.domain.repayment import RepaymentPolicy, apply_partial
 from bot.domain.rules import DAILY_PENALTY_RATE, to_fen
 from bot.services.loans import RECENT_PAYMENT_DAYS, AccountOverview, whole_loan_payoffs
@@ -44,6 +45,8 @@ class ActionExplainTexts(AccountAction):
         language: str | None,
         asked: str,
     ) -> None:
+        if say_corrections(dispatcher, overview):
+            return
         situation = overview.texts_situation()
         if situation == "overdue":
             variables = position_variables(overview.position, overview.today)
@@ -55,6 +58,9 @@ class ActionExplainTexts(AccountAction):
                     phones=", ".join(sorted({n.phone_masked for n in overview.notices})),
                     sent_times=", ".join(moment(n.sent_at) for n in overview.notices[-5:]),
                 )
+                reason = segment_reason(overview, language)
+                if reason:
+                    dispatcher.utter_message(response="utter_why_texts_segment", segment_reason=reason)
             old = overview.notices_to_other_numbers()
             if old:
                 dispatcher.utter_message(
@@ -81,6 +87,38 @@ class ActionExplainTexts(AccountAction):
             )
         else:
             dispatcher.utter_message(response="utter_why_texts_nothing")
+
+
+def say_corrections(dispatcher: CollectingDispatcher, overview: AccountOverview) -> bool:
+    """A notice the records prove wrong (sent after the payment had posted) is corrected now, and the
+    customer told so; one corrected before is mentioned. True when there was anything to say."""
+    from bot.identity import customer_conversation
+    from bot.services.corrections import correct_proven_errors
+
+    customer_id = overview.customer.customer_id
+    corrections = correct_proven_errors(
+        AccountAction.uow_factory, customer_id, customer_conversation(customer_id), AccountAction.clock().now()
+    )
+    for c in corrections:
+        dispatcher.utter_message(
+            response="utter_why_texts_already_corrected" if c.already else "utter_why_texts_corrected",
+            notice_time=moment(c.notice_sent_at),
+            posted_at=moment(c.payment_posted_at) if c.payment_posted_at else "",
+            reference=c.case_reference or "",
+            phone=mask_phone(c.phone),
+        )
+    return bool(corrections)
+
+
+def segment_reason(overview: AccountOverview, language: str | None) -> str | None:
+    """Why the latest notices read as they did: the reason of the segment the latest one recorded."""
+    from bot.services.notices import default_segments
+
+    latest = next((n for n in reversed(overview.notices) if n.segment and n.segment_facts), None)
+    if latest is None or latest.segment_facts is None:
+        return None
+    segment = next((s for s in default_segments().segments if s.name == latest.segment), None)
+    return segment.why(latest.segment_facts, language if language in ("zh", "en") else "zh") if segment else None
 
 
 class ActionTellAmountDue(AccountAction):
@@ -222,6 +260,7 @@ class ActionCheckRepayment(AccountAction):
         language: str | None,
         asked: str,
     ) -> None:
+        say_corrections(dispatcher, overview)  # "I paid before that text came": the records may prove it
         situation = overview.repayment_situation()
         variables = position_variables(overview.position, overview.today)
         payment = overview.latest_recent_payment()

@@ -1,10 +1,13 @@
-"""Command line: ``python -m bot {migrate,seed,token,chat,cases,notices,tickets,conversations,agents,console,analytics}``."""
+"""Command line: ``python -m bot {migrate,seed,token,chat,cases,notices,tickets,conversations,agents,console,
+report,analytics,review}``."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from bot.settings import SettingsError, get_settings
 
@@ -89,6 +92,37 @@ def _cmd_cases(args: argparse.Namespace) -> int:
     return 0
 
 
+def _explain_notices(uow_factory: Callable[[], Any], customer_id: str | None, at: dt.datetime) -> int:
+    from bot.services.notices import default_segments, explain
+
+    if not customer_id:
+        print("error: notices explain needs a customer id, e.g. python -m bot notices explain C1006", file=sys.stderr)
+        return 2
+    found = explain(uow_factory, customer_id, at)
+    if found is None:
+        print(f"error: no customer {customer_id}", file=sys.stderr)
+        return 1
+    segments = {s.name: s for s in default_segments().segments}
+    print(f"{customer_id} at {at:%Y-%m-%d %H:%M} (bank time)")
+    if not found.now:
+        print("  nothing overdue: no notice is due")
+    for j in found.now:
+        verdict = (
+            f"send {j.decision.template} ({j.decision.reason})" if j.decision.send else f"hold: {j.decision.reason}"
+        )
+        print(f"  {j.loan_id} instalment {j.seq} due {j.due_date}: segment {j.segment.name} -> {verdict}")
+        print(f"    facts: {j.facts.days_overdue} days overdue, {j.facts.overdue_instalments} overdue now, "
+              f"{j.facts.paid_late_before} paid late before, on plan {j.facts.on_plan}, hardship {j.facts.hardship}")  # fmt: skip
+        print(f"    why: {j.segment.why(j.facts, 'en')} / {j.segment.why(j.facts, 'zh')}")
+    print("notices in the last 90 days:" if found.history else "no notice in the last 90 days")
+    for sent_at, status, template, segment, facts in found.history:
+        why = segments[segment].why(facts, "en") if segment in segments and facts else "recorded before segments"
+        print(f"  {sent_at:%Y-%m-%d %H:%M} {status:8} {template:18} {segment or '-'}: {why}")
+    if found.held:
+        print("held back in the last 30 days: " + ", ".join(f"{d} {r}" for d, r in found.held))
+    return 0
+
+
 def _cmd_notices(args: argparse.Namespace) -> int:
     from bot.notice_senders import FileSender, HttpGatewaySender, NoticeSender
     from bot.services.notices import deliver_pending, run_notices
@@ -111,6 +145,8 @@ def _cmd_notices(args: argparse.Namespace) -> int:
         sender = FileSender(REPO_ROOT / "var" / "sms_outbox.jsonl")
         where = "var/sms_outbox.jsonl (set SMS_GATEWAY_URL to use a gateway)"
     url = settings.database_url
+    if args.action == "explain":
+        return _explain_notices(lambda: SqlAlchemyUnitOfWork(url), args.customer, at)
     if args.action == "send":
         sent = deliver_pending(lambda: SqlAlchemyUnitOfWork(url), sender, clock)
         print(f"sent {sent.sent}, failed {sent.failed} -> {where}")
@@ -312,7 +348,50 @@ def _cmd_analytics(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def _cmd_review(args: argparse.Namespace) -> int:
+    """Conversation review: the messages supervisors marked with their correct intent, as Rasa NLU training data."""
+    import os
+    from pathlib import Path
+
+    from bot.services.review import domain_intents, export_training_data, resolve_domain
+    from bot.unit_of_work import SqlAlchemyUnitOfWork
+
+    settings = get_settings()
+    try:
+        since = dt.date.fromisoformat(args.since) if args.since else None
+        until = dt.date.fromisoformat(args.until) if args.until else None
+    except ValueError:
+        print("review export: dates must be ISO dates like 2026-11-28", file=sys.stderr)
+        return 2
+    if since and until and until < since:
+        print("review export: --until is before --since", file=sys.stderr)
+        return 2
+    url = settings.database_url
+    intents = domain_intents(resolve_domain(settings.domain_path))
+    exported = export_training_data(
+        lambda: SqlAlchemyUnitOfWork(url), intents, since, until, "cli", settings.clock().now()
+    )
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")
+    partial.write_text(exported.yaml, encoding="utf-8")
+    os.replace(partial, out)  # a reader never sees half a file
+    for text in exported.conflicts:
+        print(f"review export: marked with different intents, the latest mark kept: {text}", file=sys.stderr)
+    if exported.unknown_intents:
+        print(
+            f"review export: left out marks with intents the domain no longer has: {', '.join(exported.unknown_intents)}",
+            file=sys.stderr,
+        )
+    if exported.not_examples:
+        print(f"review export: left out {exported.not_examples} mark(s) whose text is no example", file=sys.stderr)
+    counts = f"{exported.examples} example(s) of {exported.intents} intent(s) from {exported.marks} mark(s)"
+    print(f"wrote {counts} to {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every subcommand and option of ``python -m bot`` (the deployment files are checked against it)."""
     parser = argparse.ArgumentParser(prog="python -m bot", description="Overdue-notice support assistant tools.")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -341,8 +420,12 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("notices", help="the overdue-notice engine")
     p.add_argument(
-        "action", choices=["run", "send"], help="run: record what is due and send; send: send what is recorded"
+        "action",
+        choices=["run", "send", "explain"],
+        help="run: record what is due and send; send: send what is recorded; "
+        "explain CUSTOMER: why that customer gets the notices they get",
     )
+    p.add_argument("customer", nargs="?", help="explain: the customer id (e.g. C1006)")
     p.add_argument("--date", help="the day to run for (ISO date; default today)")
     p.add_argument("--time", help="local time of the run, HH:MM (default now); nothing is sent 22:00-08:00")
     p.add_argument("--dry-run", action="store_true", help="decide and report; record and send nothing")
@@ -409,7 +492,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.set_defaults(func=_cmd_analytics)
 
-    args = parser.parse_args(argv)
+    p = sub.add_parser("review", help="conversation review: export the marked messages as NLU training data")
+    p.add_argument("action", choices=["export"])
+    p.add_argument("--out", required=True, help="the YAML file to write (Rasa NLU training data)")
+    p.add_argument("--since", help="first bank-local day the marks were made on (ISO date; default: all)")
+    p.add_argument("--until", help="last bank-local day the marks were made on (ISO date; default: all)")
+    p.set_defaults(func=_cmd_review)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
     except SettingsError as exc:

@@ -43,6 +43,8 @@ from bot.domain.model import (
     Loan,
     NoticeHold,
     Repayment,
+    ReviewMark,
+    ReviewTag,
     SmsNotice,
     StaffAccount,
     StaffSession,
@@ -68,6 +70,7 @@ class LoanRecords(Protocol):
     def max_seq(self, loan_id: str) -> int: ...
     def add_instalment(self, instalment: Instalment) -> None: ...
     def phone_on_record(self, phone: str) -> bool: ...
+    def paid_late_counts(self, customer_ids: Iterable[str]) -> Counter[str]: ...
 
 
 class ExtensionRecords(Protocol):
@@ -119,6 +122,8 @@ class NoticeRecords(Protocol):
     def keys_recorded_since(self, since: dt.datetime) -> set[str]: ...
     def add(self, notice: SmsNotice) -> None: ...
     def holds_on(self, day: dt.date) -> set[tuple[int, str]]: ...
+    def holds_of(self, customer_id: str, since: dt.date) -> list[tuple[dt.date, str]]: ...
+    def to_phone(self, phone: str) -> Sequence[SmsNotice]: ...
     def add_hold(self, hold: NoticeHold) -> None: ...
     def claim_unsent(
         self, now: dt.datetime, lease_until: dt.datetime, token: str, limit: int, after_id: int = 0
@@ -165,6 +170,26 @@ class AnalyticsRecords(Protocol):
     def add_rejects(self, rows: Sequence[dict[str, Any]]) -> int: ...
     def cursor(self, name: str) -> int: ...
     def move_cursor(self, name: str, last_id: int, at: dt.datetime) -> None: ...
+
+
+class ReviewRecords(Protocol):
+    def events_between(
+        self, start: dt.datetime, end: dt.datetime, conversation_ids: Sequence[str] | None, verified: bool | None
+    ) -> list[dict[str, Any]]: ...
+    def conversations_with(
+        self, start: dt.datetime, end: dt.datetime, intent: str | None = None, below: float | None = None
+    ) -> set[str]: ...
+    def event(self, event_key: str) -> dict[str, Any] | None: ...
+    def has_event_at(self, conversation_id: str, at: dt.datetime) -> bool: ...
+    def tags_of(self, conversation_ids: Iterable[str]) -> Sequence[ReviewTag]: ...
+    def tagged(self, tag: str, start: dt.datetime, end: dt.datetime) -> set[str]: ...
+    def tag(self, conversation_id: str, started_at: dt.datetime, tag: str) -> ReviewTag | None: ...
+    def add_tag(self, tag: ReviewTag) -> None: ...
+    def remove(self, record: ReviewTag | ReviewMark) -> None: ...
+    def marks_of(self, event_keys: Iterable[str]) -> Sequence[ReviewMark]: ...
+    def mark(self, event_key: str) -> ReviewMark | None: ...
+    def add_mark(self, mark: ReviewMark) -> None: ...
+    def marks_between(self, start: dt.datetime | None, end: dt.datetime | None) -> Sequence[ReviewMark]: ...
 
 
 class VulnerabilityRecords(Protocol):
@@ -256,6 +281,21 @@ class SqlLoanRecords:
         """Whether any customer's current number is ``phone`` (the only number notices go to)."""
         stmt = select(Customer.id).where(Customer.phone == phone).limit(1)
         return self.session.execute(stmt).first() is not None
+
+    def paid_late_counts(self, customer_ids: Iterable[str]) -> Counter[str]:
+        """Per customer: instalments (any of their loans) paid after the day they were due."""
+        ids = list(dict.fromkeys(customer_ids))
+        counts: Counter[str] = Counter()
+        for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+            stmt = (
+                select(Loan.customer_id, Instalment.due_date, Instalment.paid_at)
+                .join(Loan, Loan.id == Instalment.loan_id)
+                .where(Loan.customer_id.in_(chunk), Instalment.paid_at.is_not(None))
+            )
+            for customer_id, due_date, paid_at in self.session.execute(stmt):
+                if paid_at.date() > due_date:  # compared here: SQL dates differ between the databases
+                    counts[customer_id] += 1
+        return counts
 
 
 class SqlExtensionRecords:
@@ -602,6 +642,20 @@ class SqlNoticeRecords:
     def add_hold(self, hold: NoticeHold) -> None:
         self.session.add(hold)
 
+    def to_phone(self, phone: str) -> Sequence[SmsNotice]:
+        """Every notice recorded to ``phone`` (corrections included), oldest first."""
+        stmt = select(SmsNotice).where(SmsNotice.phone == phone).order_by(SmsNotice.sent_at, SmsNotice.id)
+        return self.session.execute(stmt.options(noload(SmsNotice.instalment))).scalars().all()
+
+    def holds_of(self, customer_id: str, since: dt.date) -> list[tuple[dt.date, str]]:
+        """(day, reason) of the holds on a customer's notices from ``since`` on, oldest first."""
+        stmt = (
+            select(NoticeHold.day, NoticeHold.reason)
+            .where(NoticeHold.customer_id == customer_id, NoticeHold.day >= since)
+            .order_by(NoticeHold.day, NoticeHold.reason)
+        )
+        return [(d, str(r)) for d, r in self.session.execute(stmt)]
+
     def claim_unsent(
         self, now: dt.datetime, lease_until: dt.datetime, token: str, limit: int, after_id: int = 0
     ) -> Sequence[SmsNotice]:
@@ -860,3 +914,121 @@ def _insert_new(
         # count only the last page).
         return len(session.execute(stmt.returning(model.id), ordered).all())
     return cast(CursorResult, session.execute(stmt, ordered)).rowcount  # type: ignore[type-arg]  # sqlite3 sums executemany
+
+
+#: What the conversation review reads of a stored event.
+_REVIEW_COLUMNS = (
+    AnalyticsEvent.id,
+    AnalyticsEvent.event_key,
+    AnalyticsEvent.conversation_id,
+    AnalyticsEvent.verified,
+    AnalyticsEvent.event_type,
+    AnalyticsEvent.name,
+    AnalyticsEvent.intent_confidence,
+    AnalyticsEvent.text,
+    AnalyticsEvent.value,
+    AnalyticsEvent.at,
+)
+
+
+def _chunks(items: Iterable[str], size: int = 500) -> Iterable[list[str]]:
+    ordered = sorted(set(items))
+    for i in range(0, len(ordered), size):
+        yield ordered[i : i + size]
+
+
+class SqlReviewRecords:
+    """The conversation review: stored events (``at`` naive UTC) read by period or conversation, and the
+    supervisors' tags on sessions and intent marks on user messages."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def events_between(
+        self, start: dt.datetime, end: dt.datetime, conversation_ids: Sequence[str] | None, verified: bool | None
+    ) -> list[dict[str, Any]]:
+        """Every event from ``start`` to before ``end``, of the given conversations only (all when None),
+        of verified or anonymous conversations only (both when None); by conversation, then time."""
+        e = AnalyticsEvent
+        stmt = select(*_REVIEW_COLUMNS).where(e.at >= start, e.at < end)
+        if verified is not None:
+            stmt = stmt.where(e.verified.is_(verified))
+        stmt = stmt.order_by(e.conversation_id, e.at, e.id)
+        if conversation_ids is None:
+            return [dict(row._mapping) for row in self.session.execute(stmt)]
+        rows: list[dict[str, Any]] = []
+        for chunk in _chunks(conversation_ids):
+            rows += [dict(row._mapping) for row in self.session.execute(stmt.where(e.conversation_id.in_(chunk)))]
+        return rows
+
+    def conversations_with(
+        self, start: dt.datetime, end: dt.datetime, intent: str | None = None, below: float | None = None
+    ) -> set[str]:
+        """Conversations with a user message from ``start`` to before ``end`` with that intent and/or a
+        confidence below ``below``."""
+        e = AnalyticsEvent
+        stmt = select(e.conversation_id).distinct().where(e.event_type == "user", e.at >= start, e.at < end)
+        if intent is not None:
+            stmt = stmt.where(e.name == intent)
+        if below is not None:
+            stmt = stmt.where(e.intent_confidence < below)
+        return set(self.session.execute(stmt).scalars())
+
+    def event(self, event_key: str) -> dict[str, Any] | None:
+        stmt = select(*_REVIEW_COLUMNS).where(AnalyticsEvent.event_key == event_key)
+        row = self.session.execute(stmt).first()
+        return dict(row._mapping) if row is not None else None
+
+    def has_event_at(self, conversation_id: str, at: dt.datetime) -> bool:
+        e = AnalyticsEvent
+        stmt = select(e.id).where(e.conversation_id == conversation_id, e.at == at)
+        return self.session.execute(stmt.limit(1)).first() is not None
+
+    def tags_of(self, conversation_ids: Iterable[str]) -> Sequence[ReviewTag]:
+        tags: list[ReviewTag] = []
+        for chunk in _chunks(conversation_ids):
+            stmt = select(ReviewTag).where(ReviewTag.conversation_id.in_(chunk)).order_by(ReviewTag.id)
+            tags += self.session.execute(stmt).scalars().all()
+        return tags
+
+    def tagged(self, tag: str, start: dt.datetime, end: dt.datetime) -> set[str]:
+        """Conversations with a session tagged ``tag`` that started from ``start`` to before ``end``."""
+        stmt = select(ReviewTag.conversation_id).where(
+            ReviewTag.tag == tag, ReviewTag.started_at >= start, ReviewTag.started_at < end
+        )
+        return set(self.session.execute(stmt).scalars())
+
+    def tag(self, conversation_id: str, started_at: dt.datetime, tag: str) -> ReviewTag | None:
+        stmt = select(ReviewTag).where(
+            ReviewTag.conversation_id == conversation_id, ReviewTag.started_at == started_at, ReviewTag.tag == tag
+        )
+        return self.session.execute(stmt).scalars().first()
+
+    def add_tag(self, tag: ReviewTag) -> None:
+        self.session.add(tag)
+        self.session.flush()  # the same tag added concurrently fails here, inside the use case
+
+    def remove(self, record: ReviewTag | ReviewMark) -> None:
+        self.session.delete(record)
+
+    def marks_of(self, event_keys: Iterable[str]) -> Sequence[ReviewMark]:
+        marks: list[ReviewMark] = []
+        for chunk in _chunks(event_keys):
+            marks += self.session.execute(select(ReviewMark).where(ReviewMark.event_key.in_(chunk))).scalars().all()
+        return marks
+
+    def mark(self, event_key: str) -> ReviewMark | None:
+        return self.session.execute(select(ReviewMark).where(ReviewMark.event_key == event_key)).scalars().first()
+
+    def add_mark(self, mark: ReviewMark) -> None:
+        self.session.add(mark)
+        self.session.flush()  # a concurrent first mark of the same message fails here, inside the use case
+
+    def marks_between(self, start: dt.datetime | None, end: dt.datetime | None) -> Sequence[ReviewMark]:
+        """Marks made from ``start`` to before ``end`` (bank-local; either bound may be open), oldest first."""
+        stmt = select(ReviewMark)
+        if start is not None:
+            stmt = stmt.where(ReviewMark.marked_at >= start)
+        if end is not None:
+            stmt = stmt.where(ReviewMark.marked_at < end)
+        return self.session.execute(stmt.order_by(ReviewMark.marked_at, ReviewMark.id)).scalars().all()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.clock import SystemClock
@@ -57,6 +58,11 @@ class Settings:
     rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     analytics_queue: str = "rasa_events"
     analytics_exchange: str = "rasa-exchange"
+    #: RASA_URL: where the console reaches the Rasa server (its in-app channel), e.g. across hosts.
+    rasa_url: str = "http://127.0.0.1:5005"
+    #: DRAIN_FILE: while this file exists the in-app channel's health answers "draining" (503), so a
+    #: load balancer stops sending new connections before the worker is stopped (bot.rasa_ext.health).
+    drain_file: Path | None = None
 
     @property
     def using_dev_secret(self) -> bool:
@@ -135,6 +141,31 @@ def _trusted_proxies() -> tuple[Any, ...]:
         raise SettingsError(f"TRUSTED_PROXIES must be comma-separated IP addresses or networks: {exc}") from exc
 
 
+def _http_url(name: str, default: str) -> str:
+    raw = (os.environ.get(name) or default).strip()
+    parts = urlsplit(raw)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number or out of range
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an http(s) URL like http://rasa:5005, got {raw!r}: {exc}") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise SettingsError(f"{name} must be an http(s) URL like http://rasa:5005, got {raw!r}")
+    return raw.rstrip("/")
+
+
+def _drain_file() -> Path | None:
+    raw = os.environ.get("DRAIN_FILE") or None
+    if raw is None:
+        return None
+    path = Path(raw)
+    # Relative paths would mean something else in each process's working directory (a preStop hook's, Rasa's).
+    if not path.is_absolute():
+        raise SettingsError(f"DRAIN_FILE must be an absolute path like /tmp/drain, got {raw!r}")
+    if path.is_dir():
+        raise SettingsError(f"DRAIN_FILE must name a file, not the directory {raw!r}")
+    return path
+
+
 def _switch(name: str, default: bool) -> bool:
     raw = (os.environ.get(name) or ("on" if default else "off")).strip().lower()
     if raw in {"on", "1", "true", "yes"}:
@@ -180,12 +211,13 @@ def load_settings() -> Settings:
         except ValueError as exc:
             raise SettingsError(f"BOT_TODAY must be an ISO date like 2026-11-28, got {raw_today!r}") from exc
     default_db = f"sqlite:///{REPO_ROOT / 'var' / 'bot.db'}"
+    rasa_port = _port("RASA_PORT", 5005)
     return Settings(
         database_url=os.environ.get("DATABASE_URL") or default_db,
         jwt_secret=os.environ.get("BOT_JWT_SECRET") or DEV_JWT_SECRET,
         today_override=today,
         handoff_webhook_url=os.environ.get("HANDOFF_WEBHOOK_URL") or None,
-        rasa_port=_port("RASA_PORT", 5005),
+        rasa_port=rasa_port,
         action_port=_port("ACTION_PORT", 5055),
         bank_timezone=_timezone("BOT_TIMEZONE", "Asia/Shanghai"),
         sms_gateway_url=os.environ.get("SMS_GATEWAY_URL") or None,
@@ -209,6 +241,8 @@ def load_settings() -> Settings:
         rabbitmq_url=os.environ.get("RABBITMQ_URL") or "amqp://guest:guest@127.0.0.1:5672/",
         analytics_queue=os.environ.get("ANALYTICS_QUEUE") or "rasa_events",
         analytics_exchange=os.environ.get("ANALYTICS_EXCHANGE") or "rasa-exchange",
+        rasa_url=_http_url("RASA_URL", f"http://127.0.0.1:{rasa_port}"),
+        drain_file=_drain_file(),
     )
 
 

@@ -2,7 +2,7 @@
 
 Services reach records only through the repositories a unit of work carries (``loans``,
 ``extensions``, ``cases``, ``tickets``, ``notices``, ``vulnerability_flags``, ``chat``, ``staff``,
-``analytics``); tests pass an in-memory one
+``analytics``, ``reports``, ``review``); tests pass an in-memory one
 (``tests/fakes.py``) through the same factory argument.
 """
 
@@ -23,6 +23,7 @@ from bot.repository import (
     LoanRecords,
     NoticeRecords,
     ReportRecords,
+    ReviewRecords,
     SqlAnalyticsRecords,
     SqlCaseRecords,
     SqlChatRecords,
@@ -30,6 +31,7 @@ from bot.repository import (
     SqlLoanRecords,
     SqlNoticeRecords,
     SqlReportRecords,
+    SqlReviewRecords,
     SqlStaffRecords,
     SqlTicketRecords,
     SqlVulnerabilityRecords,
@@ -50,6 +52,7 @@ class UnitOfWork(Protocol):
     staff: StaffRecords
     analytics: AnalyticsRecords
     reports: ReportRecords
+    review: ReviewRecords
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(
@@ -73,6 +76,7 @@ class SqlAlchemyUnitOfWork:
     staff: StaffRecords
     analytics: AnalyticsRecords
     reports: ReportRecords
+    review: ReviewRecords
 
     def __init__(self, database_url: str | None = None, factory: sessionmaker[Session] | None = None) -> None:
         if factory is None:
@@ -96,6 +100,7 @@ class SqlAlchemyUnitOfWork:
         self.staff = SqlStaffRecords(self.session)
         self.analytics = SqlAnalyticsRecords(self.session)
         self.reports = SqlReportRecords(self.session)
+        self.review = SqlReviewRecords(self.session)
         return self
 
     def __exit__(

@@ -103,6 +103,15 @@ class FakeLoanRecords:
     def phone_on_record(self, phone: str) -> bool:
         return any(c.phone == phone for c in self.customers.values())
 
+    def paid_late_counts(self, customer_ids: Iterable[str]) -> Counter[str]:
+        ids = set(customer_ids)
+        loans = {x.id: x.customer_id for x in self.loans if x.customer_id in ids}
+        return Counter(
+            loans[i.loan_id]
+            for i in self.instalments
+            if i.loan_id in loans and i.paid_at is not None and i.paid_at.date() > i.due_date
+        )
+
     # --- building test data -----------------------------------------------------------------
 
     def add_customer(self, customer_id: str, phone: str, name: str = "张三", language: str = "zh") -> Customer:
@@ -350,6 +359,13 @@ class FakeNoticeRecords:
 
     def holds_on(self, day: dt.date) -> set[tuple[int, str]]:
         return {(h.instalment_id, h.reason) for h in self.holds if h.day == day}
+
+    def to_phone(self, phone: str) -> Sequence[SmsNotice]:
+        return sorted((n for n in self.notices if n.phone == phone), key=lambda n: (n.sent_at, n.id))
+
+    def holds_of(self, customer_id: str, since: dt.date) -> list[tuple[dt.date, str]]:
+        mine = [(h.day, h.reason) for h in self.holds if h.customer_id == customer_id and h.day >= since]
+        return sorted(mine)
 
     def add_hold(self, hold: NoticeHold) -> None:
         if (hold.instalment_id, hold.reason) in self.holds_on(hold.day):

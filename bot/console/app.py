@@ -4,8 +4,9 @@ Agents log in (argon2 hashes, lockout, HttpOnly SameSite=Strict session cookie, 
 every form and API call), take tickets from the queue, read the chat as the customer saw it
 with the customer's situation beside it, reply (each message checked by the compliance guard
 before it leaves), write private notes, transfer, and resolve, which hands the chat back to the
-assistant. Supervisors also decide referred extension requests and cases, and read the audit
-log. Messages reach the customer through the in-app channel's agent API on the Rasa server,
+assistant. Supervisors also decide referred extension requests and cases, read the audit
+log, and review conversations (filter sessions, tag them, mark a message's correct intent, export
+the marks as NLU training data). Messages reach the customer through the in-app channel's agent API on the Rasa server,
 which stores them in the chat and wakes the customer's page; the console is one helpdesk
 among others (a bank's own helpdesk uses the same API and the handoff webhook).
 """
@@ -16,12 +17,14 @@ import datetime as dt
 import hmac
 import json
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 import yaml
@@ -35,7 +38,8 @@ from starlette.routing import Route
 from bot.domain.agent_guard import check_agent_message, quiet_hours_block
 from bot.domain.errors import Outage, UserError
 from bot.domain.extensions import options as extension_options
-from bot.services import console, decisions, staff
+from bot.domain.review import ReviewRefused
+from bot.services import console, decisions, review, staff
 from bot.services.cases import customer_requests, list_cases
 from bot.services.extensions import default_policy as extension_policy
 from bot.services.loans import account_overview
@@ -108,7 +112,7 @@ def create_app(deps: Deps | None = None) -> Starlette:
     settings = get_settings()
     deps = deps or Deps(
         SqlAlchemyUnitOfWork,
-        f"http://127.0.0.1:{settings.rasa_port}/webhooks/inapp",
+        f"{settings.rasa_url}/webhooks/inapp",
         settings.agent_api_token,
         settings.environment == "production",
     )
@@ -487,10 +491,12 @@ def create_app(deps: Deps | None = None) -> Starlette:
             staff.audit_in(
                 uow, who[0].username, "case_status", clock.now(), None,
                 reference=reference, status=decided.status, previous=decided.previous_status,
-                suppression_lifted=decided.suppression_lifted,
+                suppression_lifted=decided.suppression_lifted, correction_recorded=decided.correction_recorded,
             )  # fmt: skip
             uow.commit()
-        return RedirectResponse("/decisions?m=case", status_code=303)
+        return RedirectResponse(
+            f"/decisions?m={'corrected' if decided.correction_recorded else 'case'}", status_code=303
+        )
 
     async def dashboard(request: Request) -> Response:
         """Supervisors: the report's headline figures for today, the last 7 and the last 30 days."""
@@ -532,6 +538,132 @@ def create_app(deps: Deps | None = None) -> Starlette:
             others=others,
         )
 
+    # --- conversation review (supervisors) --------------------------------------------------------
+    review_settings = console_config()["review"]
+    review_tags = [str(t) for t in review_settings["tags"]]
+
+    def known_intents() -> tuple[str, ...]:
+        return review.domain_intents(review.resolve_domain(settings.domain_path))
+
+    def refusal(request: Request, code: str) -> str:
+        words = _words(_language(request))
+        text = words.get(f"review_error_{code}", words["review_error"])
+        return text.format(max_days=review_settings["max_days"]) if "{max_days}" in text else text
+
+    def review_clock() -> tuple[dt.datetime, dt.timedelta]:
+        from bot.services.chat_log import idle_minutes
+
+        return clock.utc_now().replace(tzinfo=None), dt.timedelta(minutes=idle_minutes())
+
+    async def review_page(request: Request) -> Response:
+        """Supervisors: the sessions of a period by outcome, intent, confidence, language, customer and tag."""
+        who = await guard(request, supervisor=True)
+        if isinstance(who, Response):
+            return who
+        from bot.analytics.metrics import FALLBACK_INTENTS
+
+        context: dict[str, Any] = {
+            "me": who[0], "csrf": who[1], "intents": sorted({*known_intents(), *FALLBACK_INTENTS}),
+            "outcomes": review.OUTCOMES, "tags": review_tags, "found": None, "error": None,
+        }  # fmt: skip
+        try:
+            wanted = review.parse_filter(
+                request.query_params, clock.today(), int(review_settings["max_days"]), int(review_settings["page_size"])
+            )
+        except ReviewRefused as refused:
+            context["error"] = refusal(request, refused.code)
+            return render(request, "review.html", 400, q=dict(request.query_params), **context)
+        now_utc, idle = review_clock()
+        found = await run_in_threadpool(
+            review.list_sessions, deps.uow_factory, wanted, settings.bank_timezone, now_utc, idle
+        )
+        context["found"] = found
+        return render(request, "review.html", q=wanted.params(), **context)
+
+    async def review_session_page(
+        request: Request, who: tuple[Staff, str] | None = None, key: str | None = None, error: str | None = None
+    ) -> Response:
+        """Supervisors: one session as stored (masked), its tags, and a mark for each customer message."""
+        if who is None:
+            guarded = await guard(request, supervisor=True)
+            if isinstance(guarded, Response):
+                return guarded
+            who = guarded
+        key = key if key is not None else request.query_params.get("key", "")
+        now_utc, idle = review_clock()
+        try:
+            found = await run_in_threadpool(
+                review.session_detail, deps.uow_factory, key, settings.bank_timezone, now_utc, idle
+            )
+        except ReviewRefused as refused:
+            return render(request, "message.html", 404, me=who[0], csrf=who[1], message=refusal(request, refused.code))
+        done = request.query_params.get("m") if error is None else None
+        return render(
+            request, "review_session.html", 400 if error else 200, me=who[0], csrf=who[1], s=found.summary,
+            turns=found.turns, intents=known_intents(), tags=review_tags, error=error,
+            done=done if done in ("tagged", "untagged", "marked", "unmarked") else None,
+        )  # fmt: skip
+
+    async def review_session(request: Request) -> Response:
+        return await review_session_page(request)
+
+    def back_to(key: str, done: str, anchor: str = "") -> Response:
+        return RedirectResponse(f"/review/session?{urlencode({'key': key, 'm': done})}{anchor}", status_code=303)
+
+    async def review_action(request: Request) -> Response:
+        """Tag, untag, mark or unmark (the path says which); a refusal shows the session again with why."""
+        who = await guard(request, supervisor=True)
+        if isinstance(who, Response):
+            return who
+        action = request.path_params["action"]
+        if action not in ("tag", "untag", "mark", "unmark"):
+            return JSONResponse({"error": "no such review action"}, status_code=404)
+        form = await request.form()
+        key, event_key = str(form.get("key") or ""), str(form.get("event_key") or "")
+        anchor = f"#e-{event_key}" if re.fullmatch(r"[0-9a-f]{64}", event_key) else ""  # an event key, nothing else
+        now = clock.now()
+        try:
+            if action == "tag":
+                review.tag_session(deps.uow_factory, who[0], key, str(form.get("tag") or ""), now)
+                return back_to(key, "tagged")
+            if action == "untag":
+                review.untag_session(deps.uow_factory, who[0], key, str(form.get("tag") or ""), now)
+                return back_to(key, "untagged")
+            if action == "mark":
+                intent = str(form.get("intent") or "")
+                review.mark_message(deps.uow_factory, who[0], key, event_key, intent, known_intents(), now)
+                return back_to(key, "marked", anchor)
+            review.unmark_message(deps.uow_factory, who[0], key, event_key, now)
+            return back_to(key, "unmarked", anchor)
+        except ReviewRefused as refused:
+            return await review_session_page(request, who, key, refusal(request, refused.code))
+
+    async def review_export(request: Request) -> Response:
+        """Supervisors: the messages marked on some bank-local days as Rasa NLU training data (a download)."""
+        who = await guard(request, supervisor=True)
+        if isinstance(who, Response):
+            return who
+        form = await request.form()
+        try:
+            since, until = (
+                dt.date.fromisoformat(str(form.get(name))) if form.get(name) else None for name in ("since", "until")
+            )
+        except ValueError:
+            return render(request, "message.html", 400, me=who[0], csrf=who[1], message=refusal(request, "bad_date"))
+        if since and until and until < since:
+            return render(
+                request, "message.html", 400, me=who[0], csrf=who[1], message=refusal(request, "dates_reversed")
+            )
+        exported = await run_in_threadpool(
+            review.export_training_data, deps.uow_factory, known_intents(), since, until, who[0].username, clock.now()
+        )
+        name = f"review-nlu-{clock.today():%Y%m%d}.yml"
+        return Response(
+            exported.yaml,
+            media_type="application/x-yaml; charset=utf-8",
+            headers={**_headers(), "Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
     async def asset(request: Request) -> Response:
         name = request.path_params["name"]
         if name not in ASSETS:
@@ -561,6 +693,10 @@ def create_app(deps: Deps | None = None) -> Starlette:
         Route("/decisions", decisions_page),
         Route("/decisions/extensions/{reference}/{verdict}", decide_extension, methods=["POST"]),
         Route("/decisions/cases/{reference}", decide_case, methods=["POST"]),
+        Route("/review", review_page),
+        Route("/review/session", review_session),
+        Route("/review/export", review_export, methods=["POST"]),
+        Route("/review/{action:str}", review_action, methods=["POST"]),
         Route("/static/{name}", asset),
     ]
 

@@ -1,6 +1,6 @@
 """Loan records: customers, loans, the instalment schedule, repayments, the SMS notice log, cases,
-handoff tickets, the care flags customers asked for, the chat as the customer saw it, and the
-analytics events of every conversation.
+handoff tickets, the care flags customers asked for, the chat as the customer saw it, the
+analytics events of every conversation, and the conversation review's tags and marks.
 
 Times are naive datetimes in the bank's local time zone (Asia/Shanghai by default), except
 ``analytics_events.at``, Rasa's event instant as naive UTC; dates are calendar dates in that zone.
@@ -171,6 +171,14 @@ class SmsNotice(Base):
     # While "sending": who claimed it and until when (bot.repository, the outbox protocol).
     claim_token: str | None = Column(String(32), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
     lease_expires_at: dt.datetime | None = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    # The borrower's segment when it was sent (config/notice_segments.yml) and the facts that placed
+    # them there (JSON: days_overdue, paid_late_before, on_plan, hardship); None for older notices.
+    segment: str | None = Column(String(32), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    segment_facts: str | None = Column(Text, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    # Corrections: when this notice was found sent in error and a correction recorded for it, and on
+    # a correction (template correction*), the notice it corrects.
+    corrected_at: dt.datetime | None = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    corrects_notice_id: int | None = Column(ForeignKey("sms_notices.id"), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
 
     instalment: Mapped[Instalment | None] = relationship("Instalment", lazy="joined")
 
@@ -513,3 +521,49 @@ class AnalyticsCursor(Base):
     name: str = Column(String(200), primary_key=True)
     last_id: int = Column(BigInteger, nullable=False)
     updated_at: dt.datetime = Column(DateTime, nullable=False)
+
+
+class ReviewTag(Base):
+    """A supervisor's tag on one conversation session (conversation review, bot/services/review.py).
+
+    A session is named by its conversation and the instant it started (``started_at``: the ``at`` of
+    its first stored event, naive UTC like ``analytics_events.at``). One row per session and tag.
+    """
+
+    __tablename__ = "review_tags"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "started_at", "tag", name="uq_review_tags_session_tag"),
+        Index("ix_review_tags_tag", "tag"),
+    )
+
+    id: int = Column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: str = Column(String(80), nullable=False)
+    started_at: dt.datetime = Column(DateTime, nullable=False)
+    tag: str = Column(String(40), nullable=False)
+    created_by: str = Column(String(40), nullable=False)
+    created_at: dt.datetime = Column(DateTime, nullable=False)  # bank-local
+
+
+class ReviewMark(Base):
+    """A supervisor's verdict on one user message: the intent it should have had (its training label).
+
+    One row per stored event (``event_key`` of ``analytics_events``); marking again changes the intent.
+    ``text`` is the message as the review showed it (secrets and phone numbers masked), kept so that the
+    export does not depend on the event stream's retention; ``message_at`` is the event's instant (naive
+    UTC), ``marked_at`` bank-local.
+    """
+
+    __tablename__ = "review_marks"
+    __table_args__ = (Index("ix_review_marks_marked_at", "marked_at"),)
+
+    id: int = Column(Integer, primary_key=True, autoincrement=True)
+    event_key: str = Column(String(64), nullable=False, unique=True)
+    conversation_id: str = Column(String(80), nullable=False, index=True)
+    started_at: dt.datetime = Column(DateTime, nullable=False)
+    message_at: dt.datetime = Column(DateTime, nullable=False)
+    text: str = Column(Text, nullable=False)
+    predicted_intent: str | None = Column(String(80), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    confidence: float | None = Column(Float, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    intent: str = Column(String(80), nullable=False)
+    marked_by: str = Column(String(40), nullable=False)
+    marked_at: dt.datetime = Column(DateTime, nullable=False)  # bank-local

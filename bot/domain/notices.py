@@ -21,6 +21,8 @@ from pathlib import Path
 import yaml
 
 from bot.domain.privacy import mask_name
+from bot.domain.rules import penalty_interest
+from bot.domain.segments import Segment
 
 
 @dataclass(frozen=True)
@@ -77,11 +79,16 @@ class NoticeDecision:
     # rescheduled, disputed, ..., care_cap_per_week
     reason: str
     template: str | None = None
+    segment: str | None = None  # the borrower's segment (bot.domain.segments) when one was given
 
 
-def decide(candidate: NoticeCandidate, policy: NoticePolicy, at: dt.datetime) -> NoticeDecision:
+def decide(
+    candidate: NoticeCandidate, policy: NoticePolicy, at: dt.datetime, segment: Segment | None = None
+) -> NoticeDecision:
     """Whether one notice about this instalment is due at ``at``, and why (not). For a customer with
-    an active vulnerability flag the care rule applies on top: the weekly care cap, the care text."""
+    an active vulnerability flag the care rule applies on top: the weekly care cap, the care text.
+    The borrower's ``segment`` chooses the template of a notice that is due (first or reminder); it
+    changes nothing about whether one is due."""
     for blocked, reason in (
         (policy.quiet(at), "quiet_hours"),
         (candidate.paid, "repaid"),
@@ -106,10 +113,12 @@ def decide(candidate: NoticeCandidate, policy: NoticePolicy, at: dt.datetime) ->
         if candidate.notices_to_customer_last_7_days >= policy.vulnerable_max_notices_per_week:
             return NoticeDecision(False, "care_cap_per_week")
         reason = "care_reminder" if candidate.previous_notices else "care_first_notice"
-        return NoticeDecision(True, reason, "overdue_care")
+        return NoticeDecision(True, reason, "overdue_care", segment.name if segment else None)
     if candidate.previous_notices:
-        return NoticeDecision(True, "reminder", "overdue_reminder")
-    return NoticeDecision(True, "first_notice", "overdue_first")
+        template = segment.reminder_template if segment else "overdue_reminder"
+        return NoticeDecision(True, "reminder", template, segment.name if segment else None)
+    template = segment.first_template if segment else "overdue_first"
+    return NoticeDecision(True, "first_notice", template, segment.name if segment else None)
 
 
 def load_templates(path: Path) -> dict[str, dict[str, str]]:
@@ -126,6 +135,14 @@ def render_notice(
     amount: Decimal,
     days: int,
 ) -> str:
-    """The SMS text: the customer's language, the name masked (张*), amounts with two decimals."""
+    """The SMS text: the customer's language, the name masked (张*), amounts with two decimals, and
+    the penalty so far worked out as the template shows it (amount x 0.05% x days)."""
     text = templates[template].get(language) or templates[template]["zh"]
-    return text.format(masked_name=mask_name(name), loan_id=loan_id, seq=seq, amount=f"{amount:,.2f}", days=days)
+    return text.format(
+        masked_name=mask_name(name),
+        loan_id=loan_id,
+        seq=seq,
+        amount=f"{amount:,.2f}",
+        days=days,
+        penalty=f"{penalty_interest(amount, days):,.2f}",
+    )

@@ -29,6 +29,7 @@ from bot.language import detect_language
 from bot.log_masking import install_log_masking
 from bot.rasa_ext import chat_page, speedups
 from bot.rasa_ext.chat_stream import MemoryNotifier, TooManyStreams, notifier_from_environment, sse
+from bot.rasa_ext.health import HealthCheck
 from bot.rasa_ext.inbox_hints import MemoryHints, RedisHints, hints_from_environment
 from bot.rasa_ext.limits import limits_from_environment
 from bot.rasa_ext.payloads import sanitise_payload
@@ -209,6 +210,16 @@ class InAppInput(InputChannel):
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
+
+        settings = get_settings()
+        worker_health = HealthCheck(settings.database_url, settings.redis_url, settings.drain_file)
+
+        @hook.route("/health", methods=["GET"])
+        async def readiness(request: Request) -> HTTPResponse:
+            """The load balancer's health check (bot.rasa_ext.health): model, database, Redis, draining.
+            Not rate limited (a check must not use up a customer's budget); cached for a second."""
+            found = await worker_health.status(getattr(request.app.ctx, "agent", None), bool(request.app.is_stopping))
+            return response.json(found.payload(), status=found.http_status, headers={"Cache-Control": "no-store"})
 
         @hook.route("/chat", methods=["GET"])
         async def chat(request: Request) -> HTTPResponse:

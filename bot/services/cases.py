@@ -16,7 +16,9 @@ from bot.domain.model import Case, ExtensionRequest
 from bot.unit_of_work import UnitOfWork, UowFactory
 
 __all__ = ["InvalidPhoneNumber", "NoLoanToDispute"]  # raised here, defined in bot.domain.errors
-PREFIX = {"identity_misuse": "IDM", "wrong_number": "WRN", "scam_report": "SCM", "complaint": "CMP"}
+PREFIX = {
+    "identity_misuse": "IDM", "wrong_number": "WRN", "scam_report": "SCM", "complaint": "CMP", "notice_correction": "NCR",
+}  # fmt: skip
 CN_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 #: What happens next, as a code the assistant turns into a sentence, by case status ...
 CASE_NEXT_STEP = {"open": "under_review", "under_review": "under_review", "confirmed": "confirmed", "closed": "closed"}

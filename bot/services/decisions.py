@@ -33,6 +33,7 @@ from bot.domain.errors import LoanNotFound, NothingOverdue, OptionNotOffered, Re
 from bot.domain.extensions import ExtensionOption, ExtensionPolicy, Terms
 from bot.domain.model import CaseNote, ExtensionRequest
 from bot.language import SUPPORTED
+from bot.services.corrections import record_wrong_number_correction
 from bot.services.extensions import _reschedule, _terms_from_json, default_policy, parse_option
 from bot.unit_of_work import UnitOfWork, UowFactory
 
@@ -228,6 +229,8 @@ class CaseDecision:
     # Wrong-number cases: whether reminders to the case's number are still held after this decision
     # (by this case or another one about the same number). None for other case types.
     number_held: bool | None
+    # Confirming a wrong-number case records one correction to its number (bot.services.corrections).
+    correction_recorded: bool = False
 
 
 # --- extension requests -----------------------------------------------------------------------
@@ -466,8 +469,12 @@ def case_status(
                 )
             )
             held: bool | None = None
+            corrected = False
             if case.type == "wrong_number":
                 held = bool(case.phone) and case.phone in uow.cases.phones_under_review()
+                if status == "confirmed" and previous != "confirmed" and case.phone:
+                    # The reminders that reached this number were not for its holder: say so, once.
+                    corrected = record_wrong_number_correction(uow, case.phone, case.reference or "", now)
             decision = CaseDecision(
                 reference=case.reference or "",
                 type=case.type,
@@ -478,6 +485,7 @@ def case_status(
                 decided_at=now,
                 suppression_lifted=lift_suppression,
                 number_held=held,
+                correction_recorded=corrected,
             )
             uow.commit()
             return decision

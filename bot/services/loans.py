@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -19,6 +20,7 @@ from bot.domain.repayment import (
     loan_payoff,
 )
 from bot.domain.rules import InstalmentState, OverduePosition, overdue_position
+from bot.domain.segments import SegmentFacts
 from bot.unit_of_work import UowFactory
 
 #: How far back the assistant looks for notices when explaining them.
@@ -48,6 +50,9 @@ class NoticeView:
     instalment_amount: Decimal | None
     instalment_paid_at: dt.datetime | None
     instalment_rescheduled: bool
+    #: The borrower's segment when it was sent and the facts that placed them there (None before segments).
+    segment: str | None = None
+    segment_facts: SegmentFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -191,6 +196,8 @@ def _account_overview(uow_factory: UowFactory, customer_id: str, today: dt.date)
                 instalment_amount=i.amount if i else None,
                 instalment_paid_at=i.paid_at if i else None,
                 instalment_rescheduled=bool(i and i.status == "rescheduled"),
+                segment=n.segment,
+                segment_facts=SegmentFacts(**json.loads(n.segment_facts)) if n.segment_facts else None,
             )
             for n, i in uow.notices.of_customer(customer_id, since)
         )

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
 from sqlalchemy.exc import IntegrityError
 
 from bot.clock import Clock, FixedClock
-from bot.domain.model import NoticeHold, SmsNotice
-from bot.domain.notices import NoticeCandidate, NoticePolicy, decide, load_templates, render_notice
+from bot.domain.model import Instalment, NoticeHold, SmsNotice
+from bot.domain.notices import (
+    NoticeCandidate,
+    NoticeDecision,
+    NoticePolicy,
+    decide,
+    load_templates,
+    render_notice,
+)
 from bot.domain.rules import days_overdue
+from bot.domain.segments import Segment, SegmentFacts, SegmentRules
 from bot.notice_senders import NoticeSender, OutgoingSms, SendFailed
 from bot.settings import get_settings
 from bot.unit_of_work import UowFactory
@@ -36,6 +45,35 @@ def default_templates() -> dict[str, dict[str, str]]:
     return load_templates(get_settings().config_file("notice_templates.yml"))
 
 
+@lru_cache(maxsize=1)
+def default_segments() -> SegmentRules:
+    return SegmentRules.from_file(get_settings().config_file("notice_segments.yml"), default_templates())
+
+
+def segment_facts(
+    instalment: Instalment, hardship: bool, paid_late_before: int, overdue_instalments: int, day: dt.date
+) -> SegmentFacts:
+    """What the segment rules know of an overdue instalment's borrower on ``day``."""
+    return SegmentFacts(
+        days_overdue=days_overdue(instalment.due_date, day),
+        paid_late_before=paid_late_before,
+        on_plan=instalment.extension_id is not None,
+        hardship=hardship,
+        overdue_instalments=max(1, overdue_instalments),
+    )
+
+
+@dataclass(frozen=True)
+class Judged:
+    customer_id: str
+    loan_id: str
+    seq: int
+    due_date: dt.date
+    facts: SegmentFacts
+    segment: Segment
+    decision: NoticeDecision
+
+
 @dataclass
 class NoticeRunReport:
     at: dt.datetime
@@ -43,6 +81,8 @@ class NoticeRunReport:
     skipped: Counter[str] = field(default_factory=Counter)
     #: What the rules held back: (instalment id, customer, loan, reason), stored as notice holds.
     held: list[tuple[int, str, str, str]] = field(default_factory=list)
+    #: Every overdue instalment judged, with its borrower's segment and the decision (explain).
+    judged: list[Judged] = field(default_factory=list)
     sent: int = 0
     failed: int = 0
 
@@ -59,27 +99,47 @@ def run_notices(
     policy: NoticePolicy | None = None,
     templates: dict[str, dict[str, str]] | None = None,
     clock: Clock | None = None,
+    segment_rules: SegmentRules | None = None,
+    only_customer: str | None = None,
 ) -> NoticeRunReport:
     """Record every notice due at ``at`` (bank-local; one per instalment per day), then hand every
     recorded but unsent notice to the sender. A dry run decides and reports but writes and sends
     nothing. ``at`` is the moment the rules judge (quiet hours, cadence, the weekly caps, the care
     rule for customers with an active vulnerability flag); ``clock`` stamps deliveries and leases
-    (default: a clock standing at ``at``)."""
+    (default: a clock standing at ``at``). ``only_customer`` judges one borrower's instalments alone
+    (a dry run: what ``notices explain`` shows)."""
+    if only_customer is not None and not dry_run:
+        raise ValueError("only a dry run may judge one customer alone")
     policy, templates = policy or default_policy(), templates or default_templates()
+    segments = segment_rules or default_segments()
     report = NoticeRunReport(at=at)
     day = at.date()
     with uow_factory() as uow:
         rows = uow.loans.overdue_instalments_on(day)
+        if only_customer is not None:
+            rows = [r for r in rows if r[2].id == only_customer]
         previous = uow.notices.times_by_instalment((i.id for i, _, _ in rows), before=at)
         per_number = uow.notices.counts_per_phone_since(at - dt.timedelta(days=7))
         per_customer = uow.notices.counts_per_customer_since(at - dt.timedelta(days=7))
         under_review = uow.cases.phones_under_review()
         flagged = uow.vulnerability_flags.flagged_customers()
+        paid_late = uow.loans.paid_late_counts(c.id for _, _, c in rows)
+        overdue_now = Counter(c.id for _, _, c in rows)
         recorded_today = uow.notices.keys_recorded_since(dt.datetime.combine(day, dt.time.min))
         for instalment, loan, customer in rows:
             key = notice_key(instalment.id, day)
+            facts = segment_facts(
+                instalment, customer.id in flagged, paid_late[customer.id], overdue_now[customer.id], day
+            )
+            segment = segments.place(facts)
             if key in recorded_today:
                 report.skipped["already_recorded_today"] += 1
+                report.judged.append(
+                    Judged(
+                        customer.id, loan.id, instalment.seq, instalment.due_date, facts, segment,
+                        NoticeDecision(False, "already_recorded_today", segment=segment.name),
+                    )
+                )  # fmt: skip
                 continue
             decision = decide(
                 NoticeCandidate(
@@ -95,6 +155,10 @@ def run_notices(
                 ),
                 policy,
                 at,
+                segment,
+            )
+            report.judged.append(
+                Judged(customer.id, loan.id, instalment.seq, instalment.due_date, facts, segment, decision)
             )
             if not decision.send or decision.template is None:
                 report.skipped[decision.reason] += 1
@@ -128,6 +192,8 @@ def run_notices(
                         days,
                     ),
                     idempotency_key=key,
+                    segment=segment.name,
+                    segment_facts=json.dumps(asdict(facts), sort_keys=True),
                 )
             )
         if not dry_run:
@@ -222,3 +288,39 @@ def deliver_pending(
                 report.sent += 1
             else:
                 report.failed += 1
+
+
+@dataclass(frozen=True)
+class NoticeExplanation:
+    """Why a customer got the notices they got: now, and for each notice recorded."""
+
+    customer_id: str
+    at: dt.datetime
+    now: list[Judged]
+    #: (sent at, status, template, segment or None, facts or None) of each notice, oldest first.
+    history: list[tuple[dt.datetime, str, str, str | None, SegmentFacts | None]]
+    #: (bank day, reason) of what the rules held back in the last 30 days.
+    held: list[tuple[dt.date, str]]
+
+
+def explain(uow_factory: UowFactory, customer_id: str, at: dt.datetime, days: int = 90) -> NoticeExplanation | None:
+    """``python -m bot notices explain``: the segment and decision of each overdue instalment at ``at``
+    (judged as a run would, writing nothing), and the notices and holds of the last ``days`` days.
+    None when there is no such customer."""
+    with uow_factory() as uow:
+        if uow.loans.customer(customer_id) is None:
+            return None
+        sent = uow.notices.of_customer(customer_id, at - dt.timedelta(days=days))
+        history = [
+            (
+                n.sent_at,
+                n.status,
+                n.template,
+                n.segment,
+                SegmentFacts(**json.loads(n.segment_facts)) if n.segment_facts else None,
+            )
+            for n, _ in sent
+        ]
+        held = uow.notices.holds_of(customer_id, at.date() - dt.timedelta(days=30))
+    now = run_notices(uow_factory, None, at, dry_run=True, only_customer=customer_id).judged
+    return NoticeExplanation(customer_id, at, now, history, held)

@@ -43,6 +43,36 @@ async def test_c1001_learns_which_instalment_the_texts_are_about_and_when_they_w
     assert messages[2]["phones"] == "138****1001"
 
 
+async def test_c1006_is_told_in_his_language_why_the_reminders_read_as_they_do(records, today):
+    from bot.services.notices import run_notices
+
+    run_notices(lambda: SqlAlchemyUnitOfWork(records), None, dt.datetime.combine(today, dt.time(10)))
+    messages = await run(ActionExplainTexts(), customer("C1006"))
+    (segment,) = [m for m in messages if m["response"] == "utter_why_texts_segment"]
+    assert "第一次逾期" in segment["segment_reason"]
+    english = customer("C1006")
+    english.slots["language"] = "en"
+    messages = await run(ActionExplainTexts(), english)
+    (segment,) = [m for m in messages if m["response"] == "utter_why_texts_segment"]
+    assert "first time you are late" in segment["segment_reason"]
+
+
+async def test_c1003_asking_about_a_text_sent_after_her_payment_posted_gets_a_correction(records):
+    from tests.services.test_corrections import send_wrong_notice_to_c1003
+
+    send_wrong_notice_to_c1003(records)
+    messages = await run(ActionExplainTexts(), customer("C1003"))
+    assert responses(messages) == ["utter_why_texts_corrected"]
+    m = messages[0]
+    assert (m["notice_time"], m["posted_at"], m["phone"]) == ("2026-11-28 11:00", "2026-11-28 09:30", "138****1003")
+    assert m["reference"].startswith("NCR-")
+    again = await run(ActionExplainTexts(), customer("C1003"))
+    assert responses(again) == ["utter_why_texts_already_corrected"] and again[0]["reference"] == m["reference"]
+    # "I already paid": told of the correction, then of her payment as before.
+    paid = await run(ActionCheckRepayment(), customer("C1003"))
+    assert responses(paid)[0] == "utter_why_texts_already_corrected" and len(paid) > 1
+
+
 async def test_c1006_is_warned_that_notices_went_to_his_old_recycled_number(records):
     messages = await run(ActionExplainTexts(), customer("C1006"))
     assert responses(messages)[-1] == "utter_why_texts_old_number"

@@ -528,7 +528,10 @@ def test_closing_a_wrong_number_case_and_what_the_notice_engine_then_does(databa
         session.commit()
     outbox = Outbox()
     report = notices.run_notices(sql(database_url), outbox, at)
-    assert report.recorded == [("C1006", "L1006", "reminder")] and outbox.sent == ["13800007777"]
+    # The run also sends the correction recorded when the recycled number's case was confirmed (to
+    # the stranger, once); C1006's reminder goes to his new number only.
+    assert report.recorded == [("C1006", "L1006", "reminder")] and outbox.sent == ["13900009999", "13800007777"]
+    assert notices.run_notices(sql(database_url), outbox, at).recorded == [] and len(outbox.sent) == 2
 
 
 @pytest.mark.parametrize("deciders", [2, 6])

@@ -25,6 +25,7 @@ from bot.services import (
     cases,
     chat_log,
     console,
+    corrections,
     extensions,
     fraud,
     handoff,
@@ -39,7 +40,9 @@ NOW = dt.datetime.combine(TODAY, dt.time(14, 0))
 # Outside calls(): its dict keys name the services it covers.
 EVENT = {"sender_id": "customer:C1001", "event": "user", "timestamp": 1796170000.0}
 POLICY = RepaymentPolicy(True, Decimal("1.00"), ("penalty", "instalment"), Decimal("0.00"))
-MODULES = (analytics_store, care, cases, chat_log, console, extensions, fraud, handoff, loans, notices, staff)
+MODULES = (
+    analytics_store, care, cases, chat_log, console, corrections, extensions, fraud, handoff, loans, notices, staff,
+)  # fmt: skip
 #: Public functions that take no unit of work (pure helpers, cached config readers).
 NOT_USE_CASES = {
     "normalise_mobile",
@@ -57,6 +60,10 @@ NOT_USE_CASES = {
     "audit_in",
     "notes_of",
     "add_note_in",
+    "record_wrong_number_correction",
+    # Pure: values in, values out.
+    "segment_facts",
+    "correction_text",
 }
 
 
@@ -134,6 +141,10 @@ def calls(url: str) -> dict[str, Any]:
         "fetch_agent_messages": lambda: handoff.fetch_agent_messages(u, "customer:C1001", NOW),
         "run_notices": lambda: notices.run_notices(u, Outbox(), NOW),
         "deliver_pending": lambda: notices.deliver_pending(u, Outbox(), FixedClock(NOW)),
+        "record_holds": lambda: notices.record_holds(u, TODAY, NOW, []),
+        "explain": lambda: notices.explain(u, "C1006", NOW),
+        "correct_proven_errors": lambda: corrections.correct_proven_errors(u, "C1003", "customer:C1003", NOW),
+        "rate_chat": lambda: chat_log.rate_chat(u, "customer:C1001", "C1001", "zh", 4, NOW),
         "rate_resolved_ticket": lambda: handoff.rate_resolved_ticket(u, "customer:C1001", 4, NOW),
         "append": lambda: chat_log.append(u, "customer:C1001", [chat_log.Line("user", "hi")], NOW),
         "history": lambda: chat_log.history(u, "customer:C1001"),

@@ -19,7 +19,7 @@ from bot.notice_senders import FileSender, HttpGatewaySender
 from bot.services.care import clear_vulnerability, record_vulnerability
 from bot.services.cases import open_identity_misuse_case, open_wrong_number_case
 from bot.services.extensions import submit_extension
-from bot.services.notices import default_policy, deliver_pending, run_notices
+from bot.services.notices import default_policy, deliver_pending, explain, run_notices
 from bot.unit_of_work import SqlAlchemyUnitOfWork
 
 TODAY = dt.date(2026, 11, 28)
@@ -101,6 +101,42 @@ def test_what_the_rules_held_back_is_stored_once_per_instalment_day_and_reason(d
     # Every hold the runs reported is stored, none more.
     stored = Counter(reason for _c, _d, reason in holds(database_url))
     assert sum(stored.values()) == len(set(holds(database_url)))
+
+
+def test_each_notice_records_the_borrowers_segment_its_facts_and_the_penalty_formula(database_url, outbox):
+    run_notices(uow(database_url), outbox, at(0))
+    (notice,) = notices(database_url, at(0))
+    assert notice.segment == "first_time_late" and notice.template == "overdue_reminder"
+    assert json.loads(notice.segment_facts) == {
+        "days_overdue": 20, "paid_late_before": 0, "on_plan": False, "hardship": False, "overdue_instalments": 1
+    }  # fmt: skip
+    # 2,600.00 x 0.05% x 20 days = 26.00, spelt out, and every way to repay.
+    assert "2,600.00元×0.05%×20天=26.00元" in notice.text and "自动扣款" in notice.text and "转账" in notice.text
+
+
+def test_past_thirty_days_the_long_overdue_text_goes_out_and_hardship_comes_before_it(database_url, outbox):
+    for day in (0, 7, 14):
+        run_notices(uow(database_url), outbox, at(day))
+    late = [n for n in notices(database_url, at(14)) if n.customer_id == "C1006" and n.segment == "long_overdue"]
+    assert late and late[0].template == "overdue_long" and "征信" in late[0].text
+    record_vulnerability(uow(database_url), "C1006", "customer:C1006", "job_loss", at(14, 12))
+    run_notices(uow(database_url), outbox, at(28))
+    cared = [n for n in notices(database_url, at(28)) if n.customer_id == "C1006"]
+    assert cared and {(n.segment, n.template) for n in cared} == {("hardship", "overdue_care")}
+
+
+def test_explain_shows_each_overdue_instalment_its_segment_the_decision_and_the_history(database_url, outbox):
+    run_notices(uow(database_url), outbox, at(0))
+    found = explain(uow(database_url), "C1006", at(0, 23))
+    (judged,) = [j for j in found.now if j.loan_id == "L1006"]
+    assert judged.segment.name == "first_time_late" and judged.decision.reason == "already_recorded_today"
+    assert "first time you are late" in judged.segment.why(judged.facts, "en")
+    assert "第一次逾期" in judged.segment.why(judged.facts, "zh")
+    assert found.history[-1][3:] == ("first_time_late", judged.facts)
+    tomorrow_night = explain(uow(database_url), "C1006", at(1, 23))
+    assert {j.decision.reason for j in tomorrow_night.now} == {"quiet_hours"}
+    assert notices(database_url, at(1)) == []  # explaining writes nothing
+    assert explain(uow(database_url), "C9999", at(0)) is None
 
 
 def test_a_dry_run_stores_no_hold(database_url, outbox):
@@ -229,3 +265,22 @@ def test_a_gateway_that_is_down_loses_nothing_and_the_notice_goes_out_once_it_is
         assert notice.status == "sent" and notice.attempts == 2
     finally:
         gateway.close()
+
+
+def test_the_explain_command_prints_segments_decisions_and_reasons_and_refuses_bad_input(
+    sqlite_url, outbox, monkeypatch, capsys
+):
+    from bot.__main__ import main
+    from bot.settings import get_settings
+
+    run_notices(uow(sqlite_url), outbox, at(0))
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("BOT_TODAY", TODAY.isoformat())
+    get_settings.cache_clear()  # read the environment just set
+    assert main(["notices", "explain", "C1006", "--time", "23:00"]) == 0
+    out = capsys.readouterr().out
+    assert "L1006 instalment 2" in out and "segment first_time_late -> hold: already_recorded_today" in out
+    assert "this is the first time you are late" in out and "第一次逾期" in out
+    assert "sent     overdue_reminder   first_time_late" in out
+    assert main(["notices", "explain"]) == 2 and "needs a customer id" in capsys.readouterr().err
+    assert main(["notices", "explain", "C9999"]) == 1 and "no customer C9999" in capsys.readouterr().err

@@ -12,18 +12,18 @@ from bot.domain.sms_check import check_sms, default_channels
 TEMPLATES = load_templates(Path(__file__).resolve().parents[2] / "config" / "notice_templates.yml")
 CASES = [(name, lang) for name in TEMPLATES for lang in ("zh", "en")]
 MUST = {
-    "zh": ["青禾银行", "{masked_name}", "{amount}", "{days}", "App", "立即还款", "400-888-0000", "异议|非本人"],
-    "en": [
-        "Qinghe Bank",
-        "{masked_name}",
-        "{amount}",
-        "{days}",
-        "app",
-        "Repay now",
-        "400-888-0000",
-        "dispute|not your loan",
+    "zh": [
+        "青禾银行", "{masked_name}", "{amount}", "{days}", "App", "立即还款", "400-888-0000", "异议|非本人",
+        r"\{amount\}元×0\.05%×\{days\}天=\{penalty\}元",  # the penalty formula with its figures
+        "自动扣款", "转账",  # every repayment channel
     ],
-}
+    "en": [
+        "Qinghe Bank", "{masked_name}", "{amount}", "{days}", "app", "Repay now", "400-888-0000",
+        "dispute|not your loan",
+        r"\{amount\} x 0\.05% x \{days\} days = \{penalty\} CNY",
+        "auto-debit", "bank transfer",
+    ],
+}  # fmt: skip
 THREATS = r"起诉|逮捕|拘留|法院|公安|上门|曝光|通讯录|坐牢|arrest|police|court|lawsuit|legal action|jail|visit your|contacts|expose"
 
 
@@ -47,9 +47,13 @@ def test_a_rendered_notice_passes_the_banks_own_scam_checker_and_masks_the_name(
     text = render_notice(TEMPLATES, name, lang, "张伟" if lang == "zh" else "Li Na", "L1001", 4, Decimal("1080.00"), 12)
     assert "张伟" not in text and "Li Na" not in text and ("张*" in text or "L* N*" in text)
     assert "1,080.00" in text and "12" in text
+    assert "6.48" in text  # 1,080.00 x 0.05% x 12 days, worked out
     assert check_sms(text, default_channels(), "95888").verdict == "no_red_flags"
-    # At most two SMS segments: 2 x 153 GSM characters, or 2 x 67 UCS-2 characters for Chinese.
-    assert len(text) <= (306 if lang == "en" else 134)
+    # At most three SMS parts: 3 x 153 GSM characters, or 3 x 67 UCS-2 characters for Chinese,
+    # with the longest loan figures the records hold.
+    longest = render_notice(TEMPLATES, name, lang, "欧阳娜娜" if lang == "zh" else "Li Na", "L9999999", 36,
+                            Decimal("99999.99"), 999)  # fmt: skip
+    assert len(longest) <= (459 if lang == "en" else 201)
 
 
 @pytest.mark.parametrize(
@@ -63,4 +67,5 @@ def test_the_care_template_leads_with_help_and_offers_an_extension_or_plan(lang,
     text = TEMPLATES["overdue_care"][lang]
     assert text.index(help_first) < text.index("{amount}")
     assert re.search(offer, text)
-    assert not re.search(r"罚息|penalty", text)  # the care text does not press with charges
+    # The care text does not press with charges: it says how the charge is worked out, after the help.
+    assert not re.search(r"罚息|(?<!\{)penalty", text) and text.index("{penalty}") > text.index(help_first)
