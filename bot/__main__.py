@@ -123,6 +123,37 @@ def _explain_notices(uow_factory: Callable[[], Any], customer_id: str | None, at
     return 0
 
 
+def _simulate_notices(args: argparse.Namespace, start: dt.date) -> int:
+    import json
+    from pathlib import Path
+
+    from bot.simulate import plot, render, simulate
+
+    if not 1 <= args.customers <= 200_000 or not 1 <= args.days <= 366:
+        print("error: --customers must be 1-200000 and --days 1-366", file=sys.stderr)
+        return 2
+    policies = [Path(args.policy) if args.policy else get_settings().config_file("notice_policy.yml")]
+    if args.compare:
+        policies.append(Path(args.compare))
+    missing = [str(p) for p in policies if not p.is_file()]
+    if missing:
+        print(f"error: no policy file {', '.join(missing)}", file=sys.stderr)
+        return 2
+    outcomes = [simulate(p, args.customers, args.days, start) for p in policies]
+    command = "python -m bot notices simulate " + " ".join(sys.argv[3:] if len(sys.argv) > 3 else [])
+    report = render(outcomes, command.strip())
+    print(report)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "notice_simulation.md").write_text(report, encoding="utf-8")
+        (out / "notice_simulation.json").write_text(
+            json.dumps([o.as_dict() for o in outcomes], indent=2, ensure_ascii=False), encoding="utf-8"
+        )
+        plot(outcomes, out / "notice_simulation.png")
+    return 0
+
+
 def _cmd_notices(args: argparse.Namespace) -> int:
     from bot.notice_senders import FileSender, HttpGatewaySender, NoticeSender
     from bot.services.notices import deliver_pending, run_notices
@@ -145,6 +176,8 @@ def _cmd_notices(args: argparse.Namespace) -> int:
         sender = FileSender(REPO_ROOT / "var" / "sms_outbox.jsonl")
         where = "var/sms_outbox.jsonl (set SMS_GATEWAY_URL to use a gateway)"
     url = settings.database_url
+    if args.action == "simulate":
+        return _simulate_notices(args, day)
     if args.action == "explain":
         return _explain_notices(lambda: SqlAlchemyUnitOfWork(url), args.customer, at)
     if args.action == "send":
@@ -421,14 +454,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("notices", help="the overdue-notice engine")
     p.add_argument(
         "action",
-        choices=["run", "send", "explain"],
+        choices=["run", "send", "explain", "simulate"],
         help="run: record what is due and send; send: send what is recorded; "
-        "explain CUSTOMER: why that customer gets the notices they get",
+        "explain CUSTOMER: why that customer gets the notices they get; "
+        "simulate: the rules day by day over a synthetic book, with an assumed behaviour model",
     )
     p.add_argument("customer", nargs="?", help="explain: the customer id (e.g. C1006)")
     p.add_argument("--date", help="the day to run for (ISO date; default today)")
     p.add_argument("--time", help="local time of the run, HH:MM (default now); nothing is sent 22:00-08:00")
     p.add_argument("--dry-run", action="store_true", help="decide and report; record and send nothing")
+    p.add_argument("--customers", type=int, default=1000, help="simulate: synthetic customers (default 1000)")
+    p.add_argument("--days", type=int, default=60, help="simulate: days to run (default 60)")
+    p.add_argument("--policy", help="simulate: a notice policy file (default config/notice_policy.yml)")
+    p.add_argument("--compare", help="simulate: an alternative policy file, run on the same book and draws")
+    p.add_argument("--out", help="simulate: a folder for notice_simulation.md, .json and .png")
     p.set_defaults(func=_cmd_notices)
 
     p = sub.add_parser("tickets", help="handoff tickets: list, show, retry, or run the delivery worker")
