@@ -489,10 +489,28 @@ def main() -> int:
 
     (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
     plot(results)
-    report = render(results)
+    report = render(results) + kept_sections(ROOT / "bench" / "results.md")
     (ROOT / "bench" / "results.md").write_text(report, encoding="utf-8")
     print(report)
     return 0
+
+
+#: Sections of bench/results.md that other benchmarks write (bench/lock_wait.py, bench/session_length.py),
+#: each from its own run: a new run of this one keeps them as they are.
+OTHER_SECTIONS = ("## Waiting for a busy conversation", "## Latency against session length")
+
+
+def kept_sections(path: Path) -> str:
+    if not path.exists():
+        return ""
+    text, kept = path.read_text(encoding="utf-8"), []
+    for title in OTHER_SECTIONS:
+        start = text.find(title + "\n")
+        if start < 0:
+            continue
+        end = text.find("\n## ", start + len(title))
+        kept.append(text[start : end + 1 if end >= 0 else len(text)].rstrip() + "\n")
+    return "".join("\n" + k for k in kept)
 
 
 def at(setup: dict, concurrency: int) -> dict:
