@@ -205,8 +205,10 @@ def test_the_stream_replays_after_a_number_then_delivers_an_agent_message_live(b
 
 
 def test_rating_a_chat_without_ending_it_keeps_the_session_and_counts_once(bot) -> None:
+    # A visitor who has not written yet has no chat to rate.
+    fresh = {"rating": 5, "sender": "visitor_rate_never_wrote"}
+    assert requests.post(inapp(bot, "rate"), json=fresh, timeout=10).status_code == 409
     headers = auth(bot, "C1004")
-    assert requests.post(inapp(bot, "rate"), json={"rating": 5}, headers=headers, timeout=10).status_code == 409
     bot.say("hello", customer="C1004")
     before = history(bot, headers)
     for bad in ({}, {"rating": 0}, {"rating": "5"}, {"rating": True}):

@@ -123,7 +123,10 @@ json_values = st.recursive(
             lambda v: json.dumps(v).encode()
         ),
     ),
-    authorization=st.one_of(st.none(), st.text(max_size=200).filter(lambda t: t.isprintable() and t.isascii())),
+    # Printable ASCII that an HTTP client can send at all (requests refuses a value with leading whitespace).
+    authorization=st.one_of(
+        st.none(), st.text(max_size=200).filter(lambda t: t.isprintable() and t.isascii() and not t[:1].isspace())
+    ),
 )
 def test_fuzzed_requests_never_get_a_5xx(bot, body, authorization):
     headers = {"Content-Type": "application/json"}
