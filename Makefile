@@ -98,9 +98,14 @@ eval-nlu: train
 	$(PY) scripts/eval_nlu.py
 	$(PY) scripts/eval_real.py
 
-# Not part of `make test`: writes bench/results.md and bench/results.json from one run.
-bench: db
-	$(PY) bench/run.py
+# Not part of `make test`: one run writes every figure of bench/results.md (load, soak, start-up,
+# training, service latency; then the lock wait and the latency against session length, each in
+# its own section). BENCH_ARGS are passed to bench/run.py (e.g. --baseline-model PATH).
+BENCH_ARGS ?=
+bench: db train
+	$(PY) bench/run.py $(BENCH_ARGS)
+	$(PY) bench/lock_wait.py --write
+	$(PY) bench/session_length.py --repeat 3 --stock-repeat 1 --write-results
 
 lint: install
 	$(VENV)/bin/ruff check bot actions tests scripts bench

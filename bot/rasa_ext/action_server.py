@@ -32,6 +32,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.log_masking import install_log_masking
+from bot.rasa_ext import action_events
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -143,6 +144,7 @@ def locked_app(token: str, package: str = "actions", domain: dict[str, Any] | No
                 call["domain"] = domain  # shared and read-only: actions only look things up
         return None
 
+    action_events.install(app)  # calls with only a long session's new events (after the token check)
     return app
 
 

@@ -248,7 +248,7 @@ def test_a_consumer_killed_mid_stream_loses_and_doubles_nothing(bot: Bot) -> Non
         first.kill()  # SIGKILL: no clean-up; what it had not acknowledged goes back to the queue
         assert 0 < count_of(bot, sender) < 10_000
         second = Consumer(bot.database_url, queue, bot.log_dir / "killed.log")
-        wait_for(lambda: count_of(bot, sender) == 10_000 and rabbit.depth(queue) == 0, 30, "the rest")
+        wait_for(lambda: count_of(bot, sender) == 10_000 and rabbit.depth(queue) == 0, 90, "the rest")
         assert second.stop() == 0
         assert count_of(bot, sender) == 10_000
     finally:

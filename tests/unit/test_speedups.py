@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import subprocess
+import sys
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -175,3 +178,36 @@ def test_a_discarded_event_loop_is_not_kept_alive_by_its_sessions() -> None:
     del loop, session
     gc.collect()
     assert gone() is None
+
+
+def test_the_conversation_caches_go_in_with_the_other_replacements() -> None:
+    from rasa.core.policies.rule_policy import RulePolicy
+    from rasa.core.tracker_store import InMemoryTrackerStore
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.rasa_ext.tracker_store import RedisEventTrackerStore
+
+    replaced = [
+        DialogueStateTracker.applied_events,
+        DialogueStateTracker.copy,
+        RulePolicy.predict_action_probabilities,
+        InMemoryTrackerStore.save,
+        InMemoryTrackerStore._retrieve,
+        RedisEventTrackerStore.retrieve,
+        RedisEventTrackerStore.save,
+        RemoteAction.run,
+    ]
+    assert all(function.__module__ == "bot.rasa_ext.state_cache" for function in replaced)
+
+
+def test_with_the_switch_off_nothing_is_replaced() -> None:
+    check = (
+        "from bot.rasa_ext import speedups; speedups.install();"
+        "from rasa.shared.core.trackers import DialogueStateTracker;"
+        "from rasa.core.actions.action import RemoteAction;"
+        "assert DialogueStateTracker.copy.__module__ == 'rasa.shared.core.trackers';"
+        "assert RemoteAction.run.__module__ == 'rasa.core.actions.action'"
+    )
+    env = {**os.environ, "BOT_RASA_SPEEDUPS": "off"}
+    done = subprocess.run([sys.executable, "-c", check], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]

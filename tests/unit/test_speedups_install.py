@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PRELUDE = """
 import json, logging, sys
 import rasa.core.actions.action, rasa.core.processor, rasa.engine.runner.dask
+import rasa.core.policies.rule_policy, rasa.core.tracker_store, rasa.shared.core.trackers
 import rasa.shared.core.events, rasa.utils.endpoints
 from bot.rasa_ext import speedups
 
@@ -76,6 +77,17 @@ REPLACED = {
     "rasa.core.processor.DaskGraphRunner": "rasa.core.processor:MessageProcessor._load_model",
     "rasa.shared.core.events.Event.resolve_by_type": "rasa.shared.core.events:Event.resolve_by_type",
     "rasa.utils.endpoints.EndpointConfig.session": "rasa.utils.endpoints:EndpointConfig.session",
+    # bot.rasa_ext.state_cache (this project's Redis store's methods are checked in test_speedups)
+    "rasa.core.actions.action.RemoteAction.run": "rasa.core.actions.action:RemoteAction.run",
+    "rasa.core.policies.rule_policy.RulePolicy.predict_action_probabilities": (
+        "rasa.core.policies.rule_policy:RulePolicy.predict_action_probabilities"
+    ),
+    "rasa.core.tracker_store.InMemoryTrackerStore._retrieve": "rasa.core.tracker_store:InMemoryTrackerStore._retrieve",
+    "rasa.core.tracker_store.InMemoryTrackerStore.save": "rasa.core.tracker_store:InMemoryTrackerStore.save",
+    "rasa.shared.core.trackers.DialogueStateTracker.applied_events": (
+        "rasa.shared.core.trackers:DialogueStateTracker.applied_events"
+    ),
+    "rasa.shared.core.trackers.DialogueStateTracker.copy": "rasa.shared.core.trackers:DialogueStateTracker.copy",
 }
 
 
