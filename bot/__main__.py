@@ -94,6 +94,7 @@ def _cmd_cases(args: argparse.Namespace) -> int:
 
 def _explain_notices(uow_factory: Callable[[], Any], customer_id: str | None, at: dt.datetime) -> int:
     from bot.services.notices import default_segments, explain
+    from bot.services.preferences import get_contact_preferences
 
     if not customer_id:
         print("error: notices explain needs a customer id, e.g. python -m bot notices explain C1006", file=sys.stderr)
@@ -103,23 +104,66 @@ def _explain_notices(uow_factory: Callable[[], Any], customer_id: str | None, at
         print(f"error: no customer {customer_id}", file=sys.stderr)
         return 1
     segments = {s.name: s for s in default_segments().segments}
+    prefs = get_contact_preferences(uow_factory, customer_id)
     print(f"{customer_id} at {at:%Y-%m-%d %H:%M} (bank time)")
+    print(
+        f"  contact preferences: {'no calls' if prefs.no_calls else 'calls allowed'}, "
+        f"prefers {prefs.prefer or 'no channel in particular'}"
+    )
     if not found.now:
         print("  nothing overdue: no notice is due")
     for j in found.now:
-        verdict = (
-            f"send {j.decision.template} ({j.decision.reason})" if j.decision.send else f"hold: {j.decision.reason}"
-        )
+        d = j.decision
+        if d.send:
+            verdict = f"send {d.template} by {d.channel} ({d.reason})"
+        else:
+            verdict = f"hold: {d.reason}" + (f" ({d.channel})" if d.reason not in ("quiet_hours",) else "")
+        if d.channel_note:
+            verdict += f" [{d.channel_note}]"
         print(f"  {j.loan_id} instalment {j.seq} due {j.due_date}: segment {j.segment.name} -> {verdict}")
+        if j.call is not None:
+            call = "place a call task" if j.call.send else f"hold: {j.call.reason}"
+            print(f"    call: {call}")
+        print(f"    channels of the segment: {j.segment.channels()}")
         print(f"    facts: {j.facts.days_overdue} days overdue, {j.facts.overdue_instalments} overdue now, "
               f"{j.facts.paid_late_before} paid late before, on plan {j.facts.on_plan}, hardship {j.facts.hardship}")  # fmt: skip
         print(f"    why: {j.segment.why(j.facts, 'en')} / {j.segment.why(j.facts, 'zh')}")
     print("notices in the last 90 days:" if found.history else "no notice in the last 90 days")
-    for sent_at, status, template, segment, facts in found.history:
+    for sent_at, status, template, segment, facts, channel in found.history:
         why = segments[segment].why(facts, "en") if segment in segments and facts else "recorded before segments"
-        print(f"  {sent_at:%Y-%m-%d %H:%M} {status:8} {template:18} {segment or '-'}: {why}")
+        print(f"  {sent_at:%Y-%m-%d %H:%M} {channel:6} {status:8} {template:18} {segment or '-'}: {why}")
     if found.held:
         print("held back in the last 30 days: " + ", ".join(f"{d} {r}" for d, r in found.held))
+    return 0
+
+
+def _notice_preferences(args: argparse.Namespace, uow_factory: Callable[[], Any], now: dt.datetime) -> int:
+    from bot.domain.errors import ChannelNotOffered, CustomerNotFound
+    from bot.services.preferences import get_contact_preferences, set_contact_preferences
+
+    if not args.customer:
+        print(
+            "error: notices preferences needs a customer id, e.g. "
+            "python -m bot notices preferences C1004 --no-calls --prefer in_app",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        if args.no_calls is None and args.prefer is None:
+            view = get_contact_preferences(uow_factory, args.customer)
+        else:
+            view = set_contact_preferences(uow_factory, args.customer, now, args.no_calls, args.prefer)
+    except CustomerNotFound:
+        print(f"error: no customer {args.customer}", file=sys.stderr)
+        return 1
+    except ChannelNotOffered as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    when = f"set {view.updated_at:%Y-%m-%d %H:%M}" if view.updated_at else "never set"
+    print(
+        f"{view.customer_id}: calls {'no' if view.no_calls else 'allowed'}, "
+        f"written notices {view.prefer or 'as the segment chooses'} ({when})"
+    )
     return 0
 
 
@@ -155,8 +199,8 @@ def _simulate_notices(args: argparse.Namespace, start: dt.date) -> int:
 
 
 def _cmd_notices(args: argparse.Namespace) -> int:
-    from bot.notice_senders import FileSender, HttpGatewaySender, NoticeSender
-    from bot.services.notices import deliver_pending, run_notices
+    from bot.notice_senders import CallDialer, FileDialer, FileSender, HttpDialer, HttpGatewaySender, NoticeSender
+    from bot.services.notices import deliver_calls, deliver_in_app, deliver_pending, run_notices
     from bot.settings import REPO_ROOT
     from bot.unit_of_work import SqlAlchemyUnitOfWork
 
@@ -175,26 +219,47 @@ def _cmd_notices(args: argparse.Namespace) -> int:
     else:
         sender = FileSender(REPO_ROOT / "var" / "sms_outbox.jsonl")
         where = "var/sms_outbox.jsonl (set SMS_GATEWAY_URL to use a gateway)"
+    dialer: CallDialer
+    if settings.dialer_url:
+        dialer = HttpDialer(settings.dialer_url, settings.dialer_token or "")
+        dial_where = settings.dialer_url
+    else:
+        dialer = FileDialer(REPO_ROOT / "var" / "call_outbox.jsonl")
+        dial_where = "var/call_outbox.jsonl (set DIALER_URL to use a dialer)"
     url = settings.database_url
+    if args.action == "preferences":
+        return _notice_preferences(args, lambda: SqlAlchemyUnitOfWork(url), clock.now())
     if args.action == "simulate":
         return _simulate_notices(args, day)
     if args.action == "explain":
         return _explain_notices(lambda: SqlAlchemyUnitOfWork(url), args.customer, at)
     if args.action == "send":
-        sent = deliver_pending(lambda: SqlAlchemyUnitOfWork(url), sender, clock)
-        print(f"sent {sent.sent}, failed {sent.failed} -> {where}")
+        factory = lambda: SqlAlchemyUnitOfWork(url)  # noqa: E731
+        sent = deliver_pending(factory, sender, clock)
+        deliver_in_app(factory, clock, sent)
+        deliver_calls(factory, dialer, clock, sent)
+        print(
+            f"sent {sent.sent}, failed {sent.failed}: {_by_channel(sent.delivered)}; SMS -> {where}; calls -> {dial_where}"
+        )
         return 0
     clock_for_run = None if args.date or args.time else clock  # a run judged at another moment is stamped then
-    report = run_notices(lambda: SqlAlchemyUnitOfWork(url), sender, at, dry_run=args.dry_run, clock=clock_for_run)
+    report = run_notices(
+        lambda: SqlAlchemyUnitOfWork(url), sender, at, dry_run=args.dry_run, clock=clock_for_run, dialer=dialer
+    )
     verb = "would send" if args.dry_run else "recorded"
     print(
-        f"{at:%Y-%m-%d %H:%M}: {verb} {len(report.recorded)} notice(s); sent {report.sent}, failed {report.failed} -> {where}"
+        f"{at:%Y-%m-%d %H:%M}: {verb} {len(report.recorded)} notice(s) ({_by_channel(report.by_channel)}); "
+        f"sent {report.sent}, failed {report.failed}; SMS -> {where}; calls -> {dial_where}"
     )
     for customer_id, loan_id, reason in report.recorded:
         print(f"  {customer_id} {loan_id} {reason}")
     for reason, count in sorted(report.skipped.items()):
         print(f"  skipped {count:5} {reason}")
     return 0
+
+
+def _by_channel(counts: Any) -> str:
+    return ", ".join(f"{channel} {counts.get(channel, 0)}" for channel in ("sms", "in_app", "call"))
 
 
 def _cmd_tickets(args: argparse.Namespace) -> int:
@@ -454,12 +519,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("notices", help="the overdue-notice engine")
     p.add_argument(
         "action",
-        choices=["run", "send", "explain", "simulate"],
-        help="run: record what is due and send; send: send what is recorded; "
+        choices=["run", "send", "explain", "simulate", "preferences"],
+        help="run: record what is due and deliver it (SMS, in-app, call tasks); send: deliver what is recorded; "
         "explain CUSTOMER: why that customer gets the notices they get; "
-        "simulate: the rules day by day over a synthetic book, with an assumed behaviour model",
+        "simulate: the rules day by day over a synthetic book, with an assumed behaviour model; "
+        "preferences CUSTOMER [--no-calls|--calls] [--prefer in_app|sms|none]: show or set how they want to be contacted",
     )
-    p.add_argument("customer", nargs="?", help="explain: the customer id (e.g. C1006)")
+    p.add_argument("customer", nargs="?", help="explain, preferences: the customer id (e.g. C1006)")
+    calls = p.add_mutually_exclusive_group()
+    calls.add_argument(
+        "--no-calls", dest="no_calls", action="store_const", const=True, help="preferences: never call this customer"
+    )
+    calls.add_argument(
+        "--calls", dest="no_calls", action="store_const", const=False, help="preferences: calls allowed again"
+    )
+    p.add_argument(
+        "--prefer",
+        choices=["in_app", "sms", "none"],
+        help="preferences: the channel for written notices (none: as the segment chooses)",
+    )
     p.add_argument("--date", help="the day to run for (ISO date; default today)")
     p.add_argument("--time", help="local time of the run, HH:MM (default now); nothing is sent 22:00-08:00")
     p.add_argument("--dry-run", action="store_true", help="decide and report; record and send nothing")

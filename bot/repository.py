@@ -36,6 +36,7 @@ from bot.domain.model import (
     CaseNote,
     ChatEntry,
     ChatRating,
+    ContactPreference,
     Customer,
     ExtensionRequest,
     HandoffTicket,
@@ -53,6 +54,8 @@ from bot.domain.model import (
 
 #: Notice states that count as "a notice went (or is going) out" for cadence and caps.
 NOTICE_RECORDED = ("pending", "sending", "sent")
+#: Notice channels that reach the phone number (bot.domain.notices.PHONE_CHANNELS).
+PHONE_CHANNELS = ("sms", "call")
 
 
 # --- what services may ask -------------------------------------------------------------------
@@ -116,7 +119,7 @@ class NoticeRecords(Protocol):
     def of_customer(self, customer_id: str, since: dt.datetime) -> Sequence[tuple[SmsNotice, Instalment | None]]: ...
     def times_by_instalment(
         self, instalment_ids: Iterable[int], before: dt.datetime
-    ) -> dict[int, list[dt.datetime]]: ...
+    ) -> dict[int, list[tuple[dt.datetime, str]]]: ...
     def counts_per_phone_since(self, since: dt.datetime) -> Counter[str]: ...
     def counts_per_customer_since(self, since: dt.datetime) -> Counter[str]: ...
     def keys_recorded_since(self, since: dt.datetime) -> set[str]: ...
@@ -126,10 +129,22 @@ class NoticeRecords(Protocol):
     def to_phone(self, phone: str) -> Sequence[SmsNotice]: ...
     def add_hold(self, hold: NoticeHold) -> None: ...
     def claim_unsent(
-        self, now: dt.datetime, lease_until: dt.datetime, token: str, limit: int, after_id: int = 0
+        self,
+        now: dt.datetime,
+        lease_until: dt.datetime,
+        token: str,
+        limit: int,
+        after_id: int = 0,
+        channel: str = "sms",
     ) -> Sequence[SmsNotice]: ...
     def record_sent(self, notice_id: int, token: str, at: dt.datetime) -> bool: ...
     def record_failed(self, notice_id: int, token: str, error: str) -> bool: ...
+
+
+class ContactPreferenceRecords(Protocol):
+    def of(self, customer_id: str) -> ContactPreference | None: ...
+    def of_customers(self, customer_ids: Iterable[str]) -> dict[str, ContactPreference]: ...
+    def add(self, preference: ContactPreference) -> None: ...
 
 
 class StaffRecords(Protocol):
@@ -597,22 +612,30 @@ class SqlNoticeRecords:
         )
         return [(n, n.instalment) for n in self.session.execute(stmt).scalars().all()]
 
-    def times_by_instalment(self, instalment_ids: Iterable[int], before: dt.datetime) -> dict[int, list[dt.datetime]]:
-        """When notices about each instalment were recorded (not counting failed ones), before ``before``."""
+    def times_by_instalment(
+        self, instalment_ids: Iterable[int], before: dt.datetime
+    ) -> dict[int, list[tuple[dt.datetime, str]]]:
+        """When, and on which channel, notices about each instalment were recorded (not counting failed
+        ones), before ``before``."""
         ids = list(instalment_ids)
-        times: dict[int, list[dt.datetime]] = {}
+        times: dict[int, list[tuple[dt.datetime, str]]] = {}
         for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
-            stmt = select(SmsNotice.instalment_id, SmsNotice.sent_at).where(
+            stmt = select(SmsNotice.instalment_id, SmsNotice.sent_at, SmsNotice.channel).where(
                 SmsNotice.instalment_id.in_(chunk), SmsNotice.status.in_(NOTICE_RECORDED), SmsNotice.sent_at < before
             )
-            for instalment_id, sent_at in self.session.execute(stmt):
-                times.setdefault(instalment_id, []).append(sent_at)
+            for instalment_id, sent_at, channel in self.session.execute(stmt):
+                times.setdefault(instalment_id, []).append((sent_at, str(channel)))
         return times
 
     def counts_per_phone_since(self, since: dt.datetime) -> Counter[str]:
+        """Notices that reached each number (SMS and calls; an in-app message reaches no number)."""
         stmt = (
             select(SmsNotice.phone, func.count())
-            .where(SmsNotice.sent_at > since, SmsNotice.status.in_(NOTICE_RECORDED))
+            .where(
+                SmsNotice.sent_at > since,
+                SmsNotice.status.in_(NOTICE_RECORDED),
+                SmsNotice.channel.in_(PHONE_CHANNELS),
+            )
             .group_by(SmsNotice.phone)
         )
         return Counter({phone: int(count) for phone, count in self.session.execute(stmt)})
@@ -643,8 +666,12 @@ class SqlNoticeRecords:
         self.session.add(hold)
 
     def to_phone(self, phone: str) -> Sequence[SmsNotice]:
-        """Every notice recorded to ``phone`` (corrections included), oldest first."""
-        stmt = select(SmsNotice).where(SmsNotice.phone == phone).order_by(SmsNotice.sent_at, SmsNotice.id)
+        """Every notice that reached ``phone`` (SMS and calls, corrections included), oldest first."""
+        stmt = (
+            select(SmsNotice)
+            .where(SmsNotice.phone == phone, SmsNotice.channel.in_(PHONE_CHANNELS))
+            .order_by(SmsNotice.sent_at, SmsNotice.id)
+        )
         return self.session.execute(stmt.options(noload(SmsNotice.instalment))).scalars().all()
 
     def holds_of(self, customer_id: str, since: dt.date) -> list[tuple[dt.date, str]]:
@@ -657,11 +684,17 @@ class SqlNoticeRecords:
         return [(d, str(r)) for d, r in self.session.execute(stmt)]
 
     def claim_unsent(
-        self, now: dt.datetime, lease_until: dt.datetime, token: str, limit: int, after_id: int = 0
+        self,
+        now: dt.datetime,
+        lease_until: dt.datetime,
+        token: str,
+        limit: int,
+        after_id: int = 0,
+        channel: str = "sms",
     ) -> Sequence[SmsNotice]:
-        """Mark up to ``limit`` unsent notices (pending, failed, or with an expired lease) with ids
-        above ``after_id`` as ``sending``."""
-        claimable = and_(SmsNotice.id > after_id, _notice_claimable(now))
+        """Mark up to ``limit`` unsent notices of ``channel`` (pending, failed, or with an expired lease)
+        with ids above ``after_id`` as ``sending``."""
+        claimable = and_(SmsNotice.id > after_id, SmsNotice.channel == channel, _notice_claimable(now))
         # Sending needs only the notice itself, not its (eagerly joined) instalment.
         return _claim(self.session, SmsNotice, claimable, lease_until, token, limit, noload(SmsNotice.instalment))
 
@@ -673,6 +706,25 @@ class SqlNoticeRecords:
 
     def record_failed(self, notice_id: int, token: str, error: str) -> bool:
         return self._finish(notice_id, token, status="failed", last_error=error[:200])
+
+
+class SqlContactPreferenceRecords:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def of(self, customer_id: str) -> ContactPreference | None:
+        return self.session.get(ContactPreference, customer_id)
+
+    def of_customers(self, customer_ids: Iterable[str]) -> dict[str, ContactPreference]:
+        ids = sorted(set(customer_ids))
+        found: dict[str, ContactPreference] = {}
+        for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+            stmt = select(ContactPreference).where(ContactPreference.customer_id.in_(chunk))
+            found.update({p.customer_id: p for p in self.session.execute(stmt).scalars()})
+        return found
+
+    def add(self, preference: ContactPreference) -> None:
+        self.session.add(preference)
 
 
 class SqlVulnerabilityRecords:

@@ -36,6 +36,9 @@ class Settings:
     bank_timezone: str
     sms_gateway_url: str | None = None
     sms_gateway_token: str | None = None
+    #: DIALER_URL / DIALER_TOKEN: where outbound call tasks are POSTed (unset: var/call_outbox.jsonl).
+    dialer_url: str | None = None
+    dialer_token: str | None = None
     agent_api_token: str | None = None
     environment: str = "development"
     action_server_token: str = DEV_ACTION_SERVER_TOKEN
@@ -222,6 +225,8 @@ def load_settings() -> Settings:
         bank_timezone=_timezone("BOT_TIMEZONE", "Asia/Shanghai"),
         sms_gateway_url=os.environ.get("SMS_GATEWAY_URL") or None,
         sms_gateway_token=os.environ.get("SMS_GATEWAY_TOKEN") or None,
+        dialer_url=_http_url("DIALER_URL", "") if os.environ.get("DIALER_URL") else None,
+        dialer_token=os.environ.get("DIALER_TOKEN") or None,
         agent_api_token=os.environ.get("AGENT_API_TOKEN") or None,
         environment=os.environ.get("BOT_ENV", "development"),
         action_server_token=os.environ.get("ACTION_SERVER_TOKEN") or DEV_ACTION_SERVER_TOKEN,

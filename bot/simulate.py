@@ -10,11 +10,15 @@ assumed, not learnt from any data**:
 - each later day an overdue instalment is paid with probability 0.20 / 0.08 / 0.02, plus 0.10 on the
   day after a notice about it was recorded (the notice reminds them);
 - a struggling customer tells us of a hardship (vulnerability flag, with consent) on the 10th day of
-  their first overdue, with probability 0.5.
+  their first overdue, with probability 0.5;
+- 10 % of customers (drawn once) asked for no calls and in-app messages instead of SMS (contact
+  preferences, respected where the rules allow);
+- an in-app message or a call works on the chance of paying like an SMS (the same 0.10): the model
+  does not know whether a customer reads the app or answers the phone.
 
-What it reports for a policy file: notices per customer (by channel and template), what the rules held
-back by reason, calls placed (none: the engine has no call channel yet), and how much of what fell
-overdue was repaid by the end. Comparing two policy files on the same book and the same random draws
+What it reports for a policy file: notices per customer by channel (SMS, in-app, call tasks) and by
+template, what the rules held back by reason (caps, quiet hours, the call rules), calls placed, and how
+much of what fell overdue was repaid by the end. Comparing two policy files on the same book and the same random draws
 shows what a rule change would do under these assumptions, not what it will do.
 """
 
@@ -31,7 +35,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from bot import db
-from bot.domain.model import Customer, Instalment, Loan, Repayment, SmsNotice, VulnerabilityFlag
+from bot.domain.model import ContactPreference, Customer, Instalment, Loan, Repayment, SmsNotice, VulnerabilityFlag
 from bot.domain.notices import NoticePolicy
 from bot.migrate import upgrade
 from bot.seed import load_synthetic
@@ -43,6 +47,8 @@ ON_TIME = {"reliable": 0.95, "sometimes_late": 0.60, "struggling": 0.20}
 DAILY = {"reliable": 0.20, "sometimes_late": 0.08, "struggling": 0.02}
 NOTICE_EFFECT = 0.10
 HARDSHIP_DAY, HARDSHIP_SHARE = 10, 0.5
+PREFER_IN_APP_SHARE = 0.10  # asked for no calls and in-app messages instead of SMS
+CHANNELS = ("sms", "in_app", "call")
 RUN_TIMES = (dt.time(10, 0), dt.time(22, 30))
 
 
@@ -60,6 +66,7 @@ class Outcome:
     customers_notified: int = 0
     fell_overdue: int = 0
     repaid: int = 0
+    preferring_in_app: int = 0
     daily_notices: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -73,7 +80,12 @@ class Outcome:
             if self.customers_notified
             else 0.0,
             "most_notices_to_one_customer": self.per_customer_max,
-            "by_channel": dict(self.by_channel),
+            "by_channel": {c: self.by_channel.get(c, 0) for c in CHANNELS},
+            "per_notified_customer_by_channel": {
+                c: round(self.by_channel.get(c, 0) / self.customers_notified, 2) if self.customers_notified else 0.0
+                for c in CHANNELS
+            },
+            "customers_preferring_in_app": self.preferring_in_app,
             "by_template": dict(sorted(self.by_template.items())),
             "held_by_reason": dict(sorted(self.held.items())),
             "calls_placed": self.calls,
@@ -96,7 +108,13 @@ def simulate(policy_path: Path, customers: int, days: int, start: dt.date, seed:
                 cid: rng.choices([k for k, _ in KINDS], [w for _, w in KINDS])[0]
                 for cid in session.execute(select(Customer.id).order_by(Customer.id)).scalars()
             }
+            preferring = [c for c in kinds if _draw(seed, c, "prefers_in_app") < PREFER_IN_APP_SHARE]
+            at_start = dt.datetime.combine(start, dt.time(9))
+            for cid in preferring:
+                session.add(ContactPreference(customer_id=cid, no_calls=True, prefer="in_app", updated_at=at_start))
+            session.commit()
         outcome = Outcome(policy=_shown(policy_path), customers=customers, days=days)
+        outcome.preferring_in_app = len(preferring)
         uow = lambda: SqlAlchemyUnitOfWork(url)  # noqa: E731
         notified_yesterday: set[int] = set()
         overdue_since: dict[int, dt.date] = {}
@@ -111,8 +129,9 @@ def simulate(policy_path: Path, customers: int, days: int, start: dt.date, seed:
                     if reason != "already_recorded_today":
                         outcome.held[reason] += n
                 for judged in report.judged:
-                    if judged.decision.send and judged.decision.template:
-                        outcome.by_template[judged.decision.template] += 1
+                    for decision in (judged.decision, judged.call):
+                        if decision is not None and decision.send and decision.template:
+                            outcome.by_template[decision.template] += 1
             with db.session_factory(url)() as session:
                 rows = session.execute(
                     select(SmsNotice.instalment_id).where(
@@ -126,17 +145,17 @@ def simulate(policy_path: Path, customers: int, days: int, start: dt.date, seed:
             notified_yesterday = recorded_today
         with db.session_factory(url)() as session:
             since = dt.datetime.combine(start, dt.time())
-            per_customer = Counter(
-                session.execute(
-                    # what the engine recorded (the generator's own notice log has no idempotency key)
-                    select(SmsNotice.customer_id).where(
-                        SmsNotice.sent_at >= since, SmsNotice.idempotency_key.is_not(None)
-                    )
-                ).scalars()
-            )
+            # what the engine recorded (the generator's own notice log has no idempotency key)
+            recorded = session.execute(
+                select(SmsNotice.customer_id, SmsNotice.channel).where(
+                    SmsNotice.sent_at >= since, SmsNotice.idempotency_key.is_not(None)
+                )
+            ).all()
         db.dispose_all()
+    per_customer = Counter(c for c, _ in recorded)
+    outcome.by_channel = Counter(str(ch) for _, ch in recorded)
+    outcome.calls = outcome.by_channel["call"]
     outcome.notices = sum(per_customer.values())
-    outcome.by_channel["sms"] = outcome.notices
     outcome.customers_notified = len(per_customer)
     outcome.per_customer_max = max(per_customer.values(), default=0)
     return outcome
@@ -224,7 +243,9 @@ def render(outcomes: list[Outcome], command: str) -> str:
         f"`{command}`. The behaviour model is **assumed, not learnt** (`bot/simulate.py`): reliable, "
         "sometimes-late and struggling customers (70/20/10 %) who pay on time with probability "
         "0.95/0.60/0.20, then each day with 0.20/0.08/0.02, plus 0.10 the day after a notice; half the "
-        "struggling tell us of a hardship on their 10th day overdue. The engine runs at 10:00 and 22:30.",
+        "struggling tell us of a hardship on their 10th day overdue; 10 % asked for no calls and in-app "
+        "messages instead of SMS; an in-app message or a call helps like an SMS. The engine runs at 10:00 "
+        "and 22:30 every day (calls only on working days, 09:00-18:00 by the shipped policy).",
         "",
         "| policy | notices | per customer | per notified customer | most to one customer | calls | fell overdue | repaid by the end |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -238,10 +259,20 @@ def render(outcomes: list[Outcome], command: str) -> str:
             if o.fell_overdue
             else f"| {o.policy} | {o.notices} | {d['notices_per_customer']} | - | {o.per_customer_max} | {o.calls} | 0 | 0 |"
         )
+    lines += [
+        "",
+        "Notices by channel (in brackets: per notified customer):",
+        "",
+        "| channel | " + " | ".join(o.policy for o in outcomes) + " |",
+    ]
+    lines.append("| --- |" + " --- |" * len(outcomes))
+    for c in CHANNELS:
+        cells = [f"{o.by_channel.get(c, 0)} ({o.as_dict()['per_notified_customer_by_channel'][c]})" for o in outcomes]
+        lines.append(f"| {c} | " + " | ".join(cells) + " |")
     reasons = sorted({r for o in outcomes for r in o.held})
     lines += [
         "",
-        "Held back by the rules (instalment-runs):",
+        "Held back by the rules (instalment-runs; `call_*` are the call rules, the rest hold every channel):",
         "",
         "| reason | " + " | ".join(o.policy for o in outcomes) + " |",
     ]
@@ -260,7 +291,7 @@ def render(outcomes: list[Outcome], command: str) -> str:
         lines.append(f"| {t} | " + " | ".join(str(o.by_template.get(t, 0)) for o in outcomes) + " |")
     lines += [
         "",
-        "Channels: SMS only; the in-app and call channels of issue 21 are not built yet, so no call is placed.",
+        f"Customers who asked for no calls and in-app messages (assumed): {outcomes[0].preferring_in_app if outcomes else 0}.",
         "",
         "![notices per day](notice_simulation.png)",
     ]
@@ -268,16 +299,24 @@ def render(outcomes: list[Outcome], command: str) -> str:
 
 
 def plot(outcomes: list[Outcome], path: Path) -> None:
+    """Notices per day by policy, and the notices of the whole run by channel."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(8, 3.5), dpi=90)
+    figure, (days, channels) = plt.subplots(1, 2, figsize=(11, 3.8), dpi=90, gridspec_kw={"width_ratios": [2, 1]})
     for o in outcomes:
-        axis.plot(range(1, len(o.daily_notices) + 1), o.daily_notices, label=Path(o.policy).name)
-    axis.set(xlabel="day", ylabel="instalments notified that day", title="Notices per day (assumed behaviour)")
-    axis.legend(fontsize=8)
+        days.plot(range(1, len(o.daily_notices) + 1), o.daily_notices, label=Path(o.policy).name)
+    days.set(xlabel="day", ylabel="instalments notified that day", title="Notices per day (assumed behaviour)")
+    days.legend(fontsize=8)
+    width = 0.8 / max(1, len(outcomes))
+    for k, o in enumerate(outcomes):
+        xs = [i + k * width for i in range(len(CHANNELS))]
+        channels.bar(xs, [o.by_channel.get(c, 0) for c in CHANNELS], width, label=Path(o.policy).name)
+    channels.set_xticks([i + width * (len(outcomes) - 1) / 2 for i in range(len(CHANNELS))], list(CHANNELS))
+    channels.set(ylabel="notices in the run", title="By channel")
+    channels.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)

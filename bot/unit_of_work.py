@@ -1,7 +1,7 @@
 """Unit of work: one session per use case, committed explicitly, rolled back otherwise.
 
 Services reach records only through the repositories a unit of work carries (``loans``,
-``extensions``, ``cases``, ``tickets``, ``notices``, ``vulnerability_flags``, ``chat``, ``staff``,
+``extensions``, ``cases``, ``tickets``, ``notices``, ``contact_preferences``, ``vulnerability_flags``, ``chat``, ``staff``,
 ``analytics``, ``reports``, ``review``); tests pass an in-memory one
 (``tests/fakes.py``) through the same factory argument.
 """
@@ -19,6 +19,7 @@ from bot.repository import (
     AnalyticsRecords,
     CaseRecords,
     ChatRecords,
+    ContactPreferenceRecords,
     ExtensionRecords,
     LoanRecords,
     NoticeRecords,
@@ -27,6 +28,7 @@ from bot.repository import (
     SqlAnalyticsRecords,
     SqlCaseRecords,
     SqlChatRecords,
+    SqlContactPreferenceRecords,
     SqlExtensionRecords,
     SqlLoanRecords,
     SqlNoticeRecords,
@@ -47,6 +49,7 @@ class UnitOfWork(Protocol):
     cases: CaseRecords
     tickets: TicketRecords
     notices: NoticeRecords
+    contact_preferences: ContactPreferenceRecords
     vulnerability_flags: VulnerabilityRecords
     chat: ChatRecords
     staff: StaffRecords
@@ -71,6 +74,7 @@ class SqlAlchemyUnitOfWork:
     cases: CaseRecords
     tickets: TicketRecords
     notices: NoticeRecords
+    contact_preferences: ContactPreferenceRecords
     vulnerability_flags: VulnerabilityRecords
     chat: ChatRecords
     staff: StaffRecords
@@ -95,6 +99,7 @@ class SqlAlchemyUnitOfWork:
         self.cases = SqlCaseRecords(self.session)
         self.tickets = SqlTicketRecords(self.session)
         self.notices = SqlNoticeRecords(self.session)
+        self.contact_preferences = SqlContactPreferenceRecords(self.session)
         self.vulnerability_flags = SqlVulnerabilityRecords(self.session)
         self.chat = SqlChatRecords(self.session)
         self.staff = SqlStaffRecords(self.session)

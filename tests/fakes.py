@@ -22,6 +22,7 @@ from bot.domain.model import (
     CaseNote,
     ChatEntry,
     ChatRating,
+    ContactPreference,
     Customer,
     ExtensionRequest,
     HandoffTicket,
@@ -34,7 +35,7 @@ from bot.domain.model import (
     StaffSession,
     VulnerabilityFlag,
 )
-from bot.repository import NOTICE_RECORDED
+from bot.repository import NOTICE_RECORDED, PHONE_CHANNELS
 
 
 class _Ids:
@@ -334,16 +335,22 @@ class FakeNoticeRecords:
         mine = [n for n in self.notices if n.customer_id == customer_id and n.sent_at >= since]
         return [(n, self._instalment(n)) for n in sorted(mine, key=lambda n: n.sent_at)]
 
-    def times_by_instalment(self, instalment_ids: Iterable[int], before: dt.datetime) -> dict[int, list[dt.datetime]]:
+    def times_by_instalment(
+        self, instalment_ids: Iterable[int], before: dt.datetime
+    ) -> dict[int, list[tuple[dt.datetime, str]]]:
         ids = set(instalment_ids)
-        times: dict[int, list[dt.datetime]] = {}
+        times: dict[int, list[tuple[dt.datetime, str]]] = {}
         for n in self.notices:
             if n.instalment_id in ids and n.status in NOTICE_RECORDED and n.sent_at < before:
-                times.setdefault(n.instalment_id, []).append(n.sent_at)
+                times.setdefault(n.instalment_id, []).append((n.sent_at, n.channel or "sms"))
         return times
 
     def counts_per_phone_since(self, since: dt.datetime) -> Counter[str]:
-        return Counter(n.phone for n in self.notices if n.sent_at > since and n.status in NOTICE_RECORDED)
+        return Counter(
+            n.phone
+            for n in self.notices
+            if n.sent_at > since and n.status in NOTICE_RECORDED and (n.channel or "sms") in PHONE_CHANNELS
+        )
 
     def counts_per_customer_since(self, since: dt.datetime) -> Counter[str]:
         return Counter(n.customer_id for n in self.notices if n.sent_at > since and n.status in NOTICE_RECORDED)
@@ -352,6 +359,7 @@ class FakeNoticeRecords:
         return {n.idempotency_key for n in self.notices if n.idempotency_key and n.sent_at >= since}
 
     def add(self, notice: SmsNotice) -> None:
+        notice.channel = notice.channel or "sms"  # the column default, as the database would give it
         if notice.idempotency_key and any(n.idempotency_key == notice.idempotency_key for n in self.notices):
             raise AssertionError(f"duplicate notice key {notice.idempotency_key}")  # the unique index would refuse
         notice.id = self._ids.next()
@@ -361,7 +369,8 @@ class FakeNoticeRecords:
         return {(h.instalment_id, h.reason) for h in self.holds if h.day == day}
 
     def to_phone(self, phone: str) -> Sequence[SmsNotice]:
-        return sorted((n for n in self.notices if n.phone == phone), key=lambda n: (n.sent_at, n.id))
+        reached = (n for n in self.notices if n.phone == phone and n.channel in PHONE_CHANNELS)
+        return sorted(reached, key=lambda n: (n.sent_at, n.id))
 
     def holds_of(self, customer_id: str, since: dt.date) -> list[tuple[dt.date, str]]:
         mine = [(h.day, h.reason) for h in self.holds if h.customer_id == customer_id and h.day >= since]
@@ -373,12 +382,19 @@ class FakeNoticeRecords:
         self.holds.append(hold)
 
     def claim_unsent(
-        self, now: dt.datetime, lease_until: dt.datetime, token: str, limit: int, after_id: int = 0
+        self,
+        now: dt.datetime,
+        lease_until: dt.datetime,
+        token: str,
+        limit: int,
+        after_id: int = 0,
+        channel: str = "sms",
     ) -> Sequence[SmsNotice]:
         due = [
             n
             for n in sorted(self.notices, key=lambda n: n.id)
             if n.id > after_id
+            and n.channel == channel
             and (
                 n.status in ("pending", "failed")
                 or (n.status == "sending" and n.lease_expires_at is not None and n.lease_expires_at <= now)
@@ -405,6 +421,20 @@ class FakeNoticeRecords:
             return False
         n.status, n.last_error, n.claim_token, n.lease_expires_at = "failed", error[:200], None, None
         return True
+
+
+class FakeContactPreferenceRecords:
+    def __init__(self) -> None:
+        self.preferences: dict[str, ContactPreference] = {}
+
+    def of(self, customer_id: str) -> ContactPreference | None:
+        return self.preferences.get(customer_id)
+
+    def of_customers(self, customer_ids: Iterable[str]) -> dict[str, ContactPreference]:
+        return {c: self.preferences[c] for c in set(customer_ids) if c in self.preferences}
+
+    def add(self, preference: ContactPreference) -> None:
+        self.preferences[preference.customer_id] = preference
 
 
 class FakeVulnerabilityRecords:
@@ -548,6 +578,7 @@ class FakeUnitOfWork:
         self.cases = FakeCaseRecords()
         self.tickets = FakeTicketRecords()
         self.notices = FakeNoticeRecords(self.loans)
+        self.contact_preferences = FakeContactPreferenceRecords()
         self.vulnerability_flags = FakeVulnerabilityRecords()
         self.chat = FakeChatRecords()
         self.staff = FakeStaffRecords()

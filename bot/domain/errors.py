@@ -45,3 +45,14 @@ class Outage(Exception):
 
 class RecordsUnavailable(Outage):
     """The loan records cannot be read or written right now (database down or timing out)."""
+
+
+class ChannelNotOffered(ValueError):
+    """A contact preference names a channel written notices do not go on (only in_app or sms).
+
+    Bad input to a staff tool (``notices preferences``), not a UserError: no customer's request can
+    set a preference, so the assistant has no reply for it."""
+
+    def __init__(self, channel: str) -> None:
+        super().__init__(f"no written-notice channel {channel!r}: choose in_app, sms or none")
+        self.channel = channel

@@ -179,8 +179,27 @@ class SmsNotice(Base):
     # a correction (template correction*), the notice it corrects.
     corrected_at: dt.datetime | None = Column(DateTime, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
     corrects_notice_id: int | None = Column(ForeignKey("sms_notices.id"), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    # Where it goes (bot.domain.notices.CHANNELS): "sms" to ``phone``; "in_app" into the verified
+    # customer's own chat (conversation customer:<customer_id>; ``phone`` is kept as the number on
+    # record, nothing is sent to it); "call" a call task handed to the dialer for ``phone``.
+    channel: str = Column(String(8), nullable=False, default="sms", server_default="sms")
+    # A call task's script in both languages (JSON {"zh", "en"}); ``text`` holds the customer's one.
+    call_script: str | None = Column(Text, nullable=True)  # type: ignore[misc]  # plugin ignores nullable
 
     instalment: Mapped[Instalment | None] = relationship("Instalment", lazy="joined")
+
+
+class ContactPreference(Base):
+    """How a customer asked to be contacted about overdue instalments, respected where the notice
+    rules allow (bot.domain.notices.apply_preferences): no calls, and in-app or SMS for written notices."""
+
+    __tablename__ = "contact_preferences"
+
+    customer_id: str = Column(ForeignKey("customers.id"), primary_key=True)
+    no_calls: bool = Column(Boolean, nullable=False, default=False)
+    # in_app | sms | None (no preference: the segment's channel)
+    prefer: str | None = Column(String(8), nullable=True)  # type: ignore[misc]  # plugin ignores nullable
+    updated_at: dt.datetime = Column(DateTime, nullable=False)
 
 
 class NoticeHold(Base):

@@ -3,8 +3,9 @@
 The rules live in ``config/notice_segments.yml`` and are read top to bottom; the first segment whose
 conditions all hold is the borrower's. The facts come from the borrower's own records only
 (``SegmentFacts``), so a person can check every placement by hand, and the reason names the facts
-that placed them. A segment chooses the notice template (its tone) and nothing else: the caps, the
-cadence and the quiet hours of the notice policy apply to every segment alike.
+that placed them. A segment chooses the notice template (its tone) and the channels (the written
+notice's, SMS or in-app, and whether a call task is added) and nothing else: the caps, the cadence and
+the quiet hours of the notice policy apply to every segment and channel alike.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ CONDITIONS = {
     "overdue_instalments_at_most": ("overdue_instalments", "<="),
 }
 LANGUAGES = ("zh", "en")
+#: Channels of a written notice (bot.domain.notices.WRITTEN_CHANNELS; kept here so this module stands alone).
+WRITTEN = ("sms", "in_app")
 
 
 class SegmentConfigError(ValueError):
@@ -51,6 +54,18 @@ class Segment:
     first_template: str
     reminder_template: str
     reason: Mapping[str, str] = field(default_factory=dict)
+    first_channel: str = "sms"  # the first notice's channel: sms | in_app
+    reminder_channel: str = "sms"  # the reminders' channel
+    call: bool = False  # a call task as well, when the call rules allow (bot.domain.notices.decide_call)
+
+    def channels(self) -> str:
+        """The channels in words for people (explain): e.g. "in_app first, then sms; plus a call"."""
+        written = (
+            self.first_channel
+            if self.first_channel == self.reminder_channel
+            else f"{self.first_channel} first, then {self.reminder_channel}"
+        )
+        return written + ("; plus a call" if self.call else "")
 
     def matches(self, facts: SegmentFacts) -> bool:
         for condition, wanted in self.when.items():
@@ -97,12 +112,20 @@ class SegmentRules:
             reason = entry.get("reason") or {}
             if set(reason) != set(LANGUAGES):
                 raise SegmentConfigError(f"segment {name}: the reason must be given in zh and en")
+            for key in ("first_channel", "reminder_channel"):
+                if entry.get(key, "sms") not in WRITTEN:
+                    raise SegmentConfigError(f"segment {name}: {key} must be one of {', '.join(WRITTEN)}")
+            if not isinstance(entry.get("call", False), bool):
+                raise SegmentConfigError(f"segment {name}: call must be true or false")
             segment = Segment(
                 name=name,
                 when=dict(when),
                 first_template=str(entry.get("first_template")),
                 reminder_template=str(entry.get("reminder_template")),
                 reason={k: str(v) for k, v in reason.items()},
+                first_channel=str(entry.get("first_channel", "sms")),
+                reminder_channel=str(entry.get("reminder_channel", "sms")),
+                call=bool(entry.get("call", False)),
             )
             if templates is not None:
                 for template in (segment.first_template, segment.reminder_template):

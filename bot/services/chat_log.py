@@ -1,8 +1,10 @@
 """The chat as the customer sees it: numbered lines grouped into sessions, and satisfaction ratings.
 
 Every line the customer's page shows is stored here when it happens: what the customer wrote
-(masked; a button's title instead of its payload), the bot's replies, agent messages and status
-changes (queued for a person, agent joined, back to the assistant, chat ended). A line's ``seq``
+(masked; a button's title instead of its payload), the bot's replies, agent messages, status
+changes (queued for a person, agent joined, back to the assistant, chat ended) and the bank's
+in-app notices (kind ``notice``: an overdue reminder or a correction the notice engine delivered
+into a verified customer's own chat). A line's ``seq``
 is its number within the conversation, given in commit order: writers of one conversation take turns
 (an advisory lock on PostgreSQL; SQLite has one writer at a time) and one that still loses the
 race for a number retries with the next, so a page that has seen line n and asks for the lines after n
@@ -29,7 +31,7 @@ from bot.unit_of_work import UnitOfWork, UowFactory
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("user", "bot", "agent", "status")
+KINDS = ("user", "bot", "agent", "status", "notice")
 STATUSES = ("queued", "agent_joined", "bot_back", "ended")
 SEQ_RETRIES = 10
 
@@ -64,7 +66,8 @@ def idle_minutes() -> int:
 
 @dataclass(frozen=True)
 class Line:
-    """A line to add: ``kind`` user | bot | agent | status; status lines carry ``status`` and a detail in ``text``."""
+    """A line to add: ``kind`` user | bot | agent | status | notice; status lines carry ``status`` and a
+    detail in ``text``."""
 
     kind: str
     text: str = ""
@@ -142,9 +145,9 @@ def _shown_as(uow: UnitOfWork, conversation_id: str, last: ChatEntry | None, tex
 def append_in(uow: UnitOfWork, conversation_id: str, lines: Sequence[Line], now: dt.datetime) -> list[ChatEntry]:
     """Add lines inside the caller's unit of work (numbered after the conversation's last line).
 
-    A customer line after an ended chat or after ``session_idle_minutes`` of silence opens the
-    next session; every other line belongs to the current one (an agent's reply the next
-    morning still belongs to the chat that asked for it).
+    A customer line or a bank notice after an ended chat or after ``session_idle_minutes`` of
+    silence opens the next session (so the reopened page shows the notice); every other line belongs
+    to the current one (an agent's reply the next morning still belongs to the chat that asked for it).
     """
     idle = dt.timedelta(minutes=idle_minutes())
     uow.chat.lock_conversation(conversation_id)
@@ -152,7 +155,7 @@ def append_in(uow: UnitOfWork, conversation_id: str, lines: Sequence[Line], now:
     added = []
     for line in lines:
         seq, session = (last.seq + 1, last.chat_session) if last else (1, 1)
-        if last and line.kind == "user" and (last.status == "ended" or now - last.created_at > idle):
+        if last and line.kind in ("user", "notice") and (last.status == "ended" or now - last.created_at > idle):
             session += 1
         text = _shown_as(uow, conversation_id, last, line.text) if line.kind == "user" else line.text
         entry = ChatEntry(

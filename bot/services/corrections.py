@@ -8,7 +8,10 @@ wrong-number case (``decisions.case_status``): one correction to that number for
 
 A correction is a notice like any other (``sms_notices``, template ``correction*``, ``pending`` and
 sent through the outbox with its own idempotency key, so it is neither lost nor sent twice), and the
-notices it corrects are marked ``corrected_at``. Its text (``config/correction_templates.yml``) names
+notices it corrects are marked ``corrected_at``. It goes on the channel the wrong notice used: an SMS
+is corrected by SMS to the same number, an in-app message by an in-app message in the customer's own
+chat; a call cannot be taken back by calling again, so a wrong call is corrected by an SMS to the
+number called that says it is about our call (``correction_call``). Its text (``config/correction_templates.yml``) names
 no borrower, loan or amount: whoever holds the number may not be the borrower.
 """
 
@@ -28,7 +31,9 @@ from bot.domain.notices import load_templates
 from bot.settings import get_settings
 from bot.unit_of_work import UnitOfWork, UowFactory
 
-CORRECTION_TEMPLATES = ("correction", "correction_wrong_number")
+CORRECTION_TEMPLATES = ("correction", "correction_call", "correction_wrong_number")
+#: The channel a correction goes on, by the wrong notice's channel (a call is corrected by SMS).
+CORRECTION_CHANNEL = {"sms": "sms", "in_app": "in_app", "call": "sms"}
 #: How far back a notice is looked at for a correction the records prove.
 LOOKBACK = dt.timedelta(days=90)
 
@@ -56,6 +61,7 @@ class Correction:
     case_reference: str | None
     phone: str
     already: bool = False
+    channel: str = "sms"  # where the correction goes: sms | in_app (a wrong call is corrected by SMS)
 
 
 def _record(
@@ -64,11 +70,15 @@ def _record(
     latest = max(wrong, key=lambda n: (n.sent_at, n.id))
     for notice in wrong:
         notice.corrected_at = now
+    channel = CORRECTION_CHANNEL.get(latest.channel or "sms", "sms")
+    if template == "correction" and latest.channel == "call":
+        template = "correction_call"  # by SMS, and it says it is about our call
     correction = SmsNotice(
         customer_id=latest.customer_id,  # the record the wrong notices belong to; the text names nobody
         loan_id=latest.loan_id,
         instalment_id=None,
-        phone=latest.phone,  # the channel and number the wrong notice used
+        phone=latest.phone,  # the number the wrong notice used (an in-app correction goes to the same chat)
+        channel=channel,
         template=template,
         reason=why[:200],
         sent_at=now,
@@ -109,10 +119,11 @@ def correct_proven_errors(
                     continue  # the notice went out before the money arrived: it was right when sent
                 key = _key("notice", notice.id)
                 case_key = hashlib.sha256(f"notice_correction|{notice.id}".encode()).hexdigest()
+                channel = CORRECTION_CHANNEL.get(notice.channel or "sms", "sms")
                 if notice.corrected_at is not None:
                     case = uow.cases.by_key(case_key)
                     found.append(
-                        Correction(notice.sent_at, paid, case.reference if case else None, notice.phone, already=True)
+                        Correction(notice.sent_at, paid, case.reference if case else None, notice.phone, True, channel)
                     )
                     continue
                 case = Case(
@@ -132,12 +143,12 @@ def correct_proven_errors(
                 reference = uow.cases.add(case, "NCR")
                 why = f"correction of notice {notice.id}: sent after the payment posted ({reference})"
                 _record(uow, [notice], "correction", customer.language, key, why, now)
-                found.append(Correction(notice.sent_at, paid, reference, notice.phone))
+                found.append(Correction(notice.sent_at, paid, reference, notice.phone, channel=channel))
             uow.commit()
             return found
     except IntegrityError:  # the same correction recorded at the same moment by another request
         return [
-            Correction(c.notice_sent_at, c.payment_posted_at, c.case_reference, c.phone, already=True)
+            Correction(c.notice_sent_at, c.payment_posted_at, c.case_reference, c.phone, True, c.channel)
             for c in correct_proven_errors(uow_factory, customer_id, conversation_id, now)
         ]
     except SQLAlchemyError as exc:
@@ -145,8 +156,9 @@ def correct_proven_errors(
 
 
 def record_wrong_number_correction(uow: UnitOfWork, phone: str, case_reference: str, now: dt.datetime) -> bool:
-    """Within a colleague's confirmation of a wrong-number case: one correction to ``phone`` for every
-    reminder it received that is not corrected yet. False when there was none to correct."""
+    """Within a colleague's confirmation of a wrong-number case: one correction (an SMS) to ``phone`` for
+    every reminder or call that reached it and is not corrected yet (in-app messages went to the
+    borrower's own chat, not to the number). False when there was none to correct."""
     wrong = [n for n in uow.notices.to_phone(phone) if _is_overdue_notice(n) and n.corrected_at is None]
     if not wrong:
         return False

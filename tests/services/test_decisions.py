@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from bot import db
 from bot.domain.model import Base, CaseNote, Customer, ExtensionRequest, Instalment
 from bot.domain.notices import NoticePolicy
-from bot.services import cases, decisions, extensions, loans, notices
+from bot.services import cases, decisions, extensions, loans, notices, preferences
 from bot.services.decisions import (
     CaseNotFound,
     CaseStatusNotAllowed,
@@ -374,6 +374,8 @@ def test_a_lifted_hold_lets_a_later_customer_with_that_number_be_reminded_and_an
         uow.loans.add_customer(customer, phone)
         uow.loans.add_loan(customer, loan)
         uow.loans.schedule(loan, 1, dt.date(2026, 11, 29), "500.00")
+        # A first-time late borrower's first notice is in-app unless they prefer SMS: ask for the number.
+        preferences.set_contact_preferences(uow.factory(), customer, NOW, prefer="sms")
     outbox = Outbox()
     report = notices.run_notices(uow.factory(), outbox, dt.datetime(2026, 12, 1, 10))
     assert "13900009999" in outbox.sent and "13900008888" not in outbox.sent

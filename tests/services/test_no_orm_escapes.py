@@ -18,7 +18,7 @@ import pytest
 from bot.clock import FixedClock
 from bot.domain.model import Base
 from bot.domain.repayment import RepaymentPolicy
-from bot.notice_senders import OutgoingSms
+from bot.notice_senders import OutgoingCall, OutgoingSms
 from bot.services import (
     analytics_store,
     care,
@@ -31,6 +31,7 @@ from bot.services import (
     handoff,
     loans,
     notices,
+    preferences,
     staff,
 )
 from bot.unit_of_work import SqlAlchemyUnitOfWork
@@ -41,7 +42,8 @@ NOW = dt.datetime.combine(TODAY, dt.time(14, 0))
 EVENT = {"sender_id": "customer:C1001", "event": "user", "timestamp": 1796170000.0}
 POLICY = RepaymentPolicy(True, Decimal("1.00"), ("penalty", "instalment"), Decimal("0.00"))
 MODULES = (
-    analytics_store, care, cases, chat_log, console, corrections, extensions, fraud, handoff, loans, notices, staff,
+    analytics_store, care, cases, chat_log, console, corrections, extensions, fraud, handoff, loans, notices,
+    preferences, staff,
 )  # fmt: skip
 #: Public functions that take no unit of work (pure helpers, cached config readers).
 NOT_USE_CASES = {
@@ -50,6 +52,8 @@ NOT_USE_CASES = {
     "default_policy",
     "default_templates",
     "notice_key",
+    "call_key",
+    "default_call_scripts",
     "summarize",
     "service_hours",
     "chat_settings",
@@ -69,6 +73,11 @@ NOT_USE_CASES = {
 
 class Outbox:
     def send(self, sms: OutgoingSms) -> None:
+        pass
+
+
+class Dialer:
+    def place(self, call: OutgoingCall) -> None:
         pass
 
 
@@ -141,6 +150,10 @@ def calls(url: str) -> dict[str, Any]:
         "fetch_agent_messages": lambda: handoff.fetch_agent_messages(u, "customer:C1001", NOW),
         "run_notices": lambda: notices.run_notices(u, Outbox(), NOW),
         "deliver_pending": lambda: notices.deliver_pending(u, Outbox(), FixedClock(NOW)),
+        "deliver_in_app": lambda: notices.deliver_in_app(u, FixedClock(NOW)),
+        "deliver_calls": lambda: notices.deliver_calls(u, Dialer(), FixedClock(NOW)),
+        "get_contact_preferences": lambda: preferences.get_contact_preferences(u, "C1004"),
+        "set_contact_preferences": lambda: preferences.set_contact_preferences(u, "C1004", NOW, no_calls=True),
         "record_holds": lambda: notices.record_holds(u, TODAY, NOW, []),
         "explain": lambda: notices.explain(u, "C1006", NOW),
         "correct_proven_errors": lambda: corrections.correct_proven_errors(u, "C1003", "customer:C1003", NOW),

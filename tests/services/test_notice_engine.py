@@ -132,7 +132,7 @@ def test_explain_shows_each_overdue_instalment_its_segment_the_decision_and_the_
     assert judged.segment.name == "first_time_late" and judged.decision.reason == "already_recorded_today"
     assert "first time you are late" in judged.segment.why(judged.facts, "en")
     assert "第一次逾期" in judged.segment.why(judged.facts, "zh")
-    assert found.history[-1][3:] == ("first_time_late", judged.facts)
+    assert found.history[-1][3:] == ("first_time_late", judged.facts, "sms")
     tomorrow_night = explain(uow(database_url), "C1006", at(1, 23))
     assert {j.decision.reason for j in tomorrow_night.now} == {"quiet_hours"}
     assert notices(database_url, at(1)) == []  # explaining writes nothing
@@ -281,6 +281,6 @@ def test_the_explain_command_prints_segments_decisions_and_reasons_and_refuses_b
     out = capsys.readouterr().out
     assert "L1006 instalment 2" in out and "segment first_time_late -> hold: already_recorded_today" in out
     assert "this is the first time you are late" in out and "第一次逾期" in out
-    assert "sent     overdue_reminder   first_time_late" in out
+    assert "sms    sent     overdue_reminder   first_time_late" in out
     assert main(["notices", "explain"]) == 2 and "needs a customer id" in capsys.readouterr().err
     assert main(["notices", "explain", "C9999"]) == 1 and "no customer C9999" in capsys.readouterr().err

@@ -31,7 +31,10 @@ def test_the_rules_hold_back_the_late_run_and_keep_every_cap(current) -> None:
     assert current.held["cadence"] > 0
     # In 14 days one customer can get at most the weekly cap twice over.
     assert current.per_customer_max <= 2 * policy["max_notices_per_phone_per_week"]
-    assert current.calls == 0 and current.by_channel == {"sms": current.notices}
+    assert sum(current.by_channel.values()) == current.notices
+    assert current.calls == current.by_channel["call"] == current.by_template["call_overdue"] > 0
+    assert current.by_channel["in_app"] > 0 and current.by_channel["sms"] > 0
+    assert current.held["call_customer_asked_no_calls"] > 0  # the assumed preferences are respected
     assert sum(current.by_template.values()) == current.notices
 
 

@@ -23,7 +23,7 @@ from bot.domain.errors import (
 )
 from bot.domain.model import Repayment, SmsNotice
 from bot.notice_senders import OutgoingSms, SendFailed
-from bot.services import care, cases, extensions, fraud, handoff, loans, notices
+from bot.services import care, cases, chat_log, extensions, fraud, handoff, loans, notices, preferences
 from tests.fakes import FakeUnitOfWork
 
 TODAY = dt.date(2026, 11, 28)
@@ -254,12 +254,24 @@ class Outbox:
 
 
 def test_the_first_notice_goes_to_the_borrowers_own_number_once_a_day(uow) -> None:
+    preferences.set_contact_preferences(uow.factory(), "C1", NOW, prefer="sms")  # else a first-timer's is in-app
     outbox = Outbox()
     report = notices.run_notices(uow.factory(), outbox, NOW)
     assert report.recorded == [("C1", "L1", "first_notice")] and report.sent == 1
     assert [s.to for s in outbox.sent] == ["13800001111"]
     again = notices.run_notices(uow.factory(), outbox, NOW + dt.timedelta(hours=2))
     assert again.recorded == [] and again.skipped["already_recorded_today"] == 1 and len(outbox.sent) == 1
+
+
+def test_a_first_time_late_borrowers_first_notice_goes_into_their_own_chat_once(uow) -> None:
+    outbox = Outbox()
+    report = notices.run_notices(uow.factory(), outbox, NOW)
+    assert report.recorded == [("C1", "L1", "first_notice")] and report.by_channel == {"in_app": 1}
+    assert outbox.sent == [] and report.delivered == {"in_app": 1}
+    (line,) = chat_log.history(uow.factory(), "customer:C1").lines
+    assert line.kind == "notice" and "L1" in line.text
+    notices.run_notices(uow.factory(), outbox, NOW + dt.timedelta(hours=2))
+    assert len(chat_log.history(uow.factory(), "customer:C1").lines) == 1  # not twice
 
 
 def test_nothing_is_recorded_in_quiet_hours_or_for_a_disputed_loan_or_a_number_under_review(uow) -> None:
@@ -273,6 +285,7 @@ def test_nothing_is_recorded_in_quiet_hours_or_for_a_disputed_loan_or_a_number_u
 
 
 def test_a_notice_the_gateway_refused_is_sent_by_the_next_pass_and_stamped_by_the_clock(uow) -> None:
+    preferences.set_contact_preferences(uow.factory(), "C1", NOW, prefer="sms")
     first = notices.run_notices(uow.factory(), Outbox(fail=True), NOW)
     assert first.failed == 1 and uow.notices.notices[0].status == "failed"
     later = FixedClock(NOW + dt.timedelta(minutes=20))
