@@ -25,12 +25,13 @@ export PYTHONWARNINGS := ignore::DeprecationWarning
 export SANIC_HOST ?= 127.0.0.1
 RASA_HOST ?= 127.0.0.1
 
-.PHONY: help install db train run run-scaled serve test test-python validate test-stories eval-nlu lint bench constraints clean
+.PHONY: help install db train run run-scaled serve test test-hosts test-python validate test-stories eval-nlu lint bench constraints clean
 
 help:
 	@echo "make run       set everything up on a fresh machine and start the bot (Ctrl-C stops it)"
 	@echo "make run-scaled  the same with several Rasa workers sharing Redis (production setup)"
 	@echo "make test      set everything up and run every test (pytest, data validation, test stories)"
+	@echo "make test-hosts  failover, rolling model update, client addresses over network namespaces (root)"
 	@echo "make eval-nlu  intent precision/recall/F1 per language on the held-out set"
 	@echo "make bench     load, latency, training, start-up and service benchmarks (bench/results.md)"
 	@echo "make lint      ruff and mypy"
@@ -106,6 +107,13 @@ bench: db train
 	$(PY) bench/run.py $(BENCH_ARGS)
 	$(PY) bench/lock_wait.py --write
 	$(PY) bench/session_length.py --repeat 3 --stock-repeat 1 --write-results
+
+# Not part of `make test` (needs root, ~5 minutes): the lb/app1/app2/data network namespaces of
+# scripts/hosts.sh with failover, rolling model update and client-address tests (tests/hosts/);
+# figures in bench/hosts.json. `make train` first: the apps serve models/ and the roll reuses its cache.
+test-hosts: train
+	RUN_HOSTS_TESTS=1 $(PY) -m pytest -q -p no:cacheprovider tests/hosts
+	@$(PY) -c 'import json; print(json.dumps(json.load(open("bench/hosts.json")), indent=2, ensure_ascii=False))'
 
 lint: install
 	$(VENV)/bin/ruff check bot actions tests scripts bench

@@ -74,7 +74,8 @@ spawn() {
   local ns="$1" name="$2"
   shift 2
   mkdir -p "$STATE/$ns"
-  ip netns exec "$ns" "$@" >"$STATE/$ns/$name.log" 2>&1 </dev/null &
+  # exec: the pid is the process's own, and no trap of this script runs in the background job.
+  (trap - ERR; exec ip netns exec "$ns" "$@" >"$STATE/$ns/$name.log" 2>&1 </dev/null) &
   echo $! >"$STATE/$ns/$name.pid"
 }
 
@@ -188,10 +189,16 @@ defaults
     option forwardfor
     option redispatch
     retries 3
+    # A reused keep-alive connection the app closed at the same moment (Sanic's keep-alive timeout,
+    # a restart) answers nothing: send the request again on another connection. The app never got it.
+    retry-on conn-failure empty-response
     timeout connect 1s
     timeout client 30s
     timeout server 15s
     timeout http-request 10s
+    # A Rasa worker busy with a burst (or sharing the cores with a starting neighbour) may take
+    # over a second to answer its health check; that must not mark a live node down.
+    timeout check 3s
 
 frontend assistant
     bind $LB_IP:8080
@@ -204,7 +211,7 @@ backend rasa
     http-check expect status 200
     # Which node answered (the tests use it to see conversations move between nodes).
     http-response set-header X-Served-By %s
-    default-server inter 1s fastinter 500ms fall 2 rise 2 check on-marked-down shutdown-sessions
+    default-server inter 1s fastinter 500ms fall 3 rise 2 check on-marked-down shutdown-sessions
     server app1 $(node_ip app1):5005
     server app2 $(node_ip app2):5005
 EOF

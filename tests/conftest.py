@@ -16,6 +16,9 @@ from bot.migrate import upgrade
 from bot.seed import load_demo
 
 TODAY = dt.date(2026, 11, 28)
+
+# tests/hosts/ builds network namespaces (root) and takes minutes: only `make test-hosts` runs it.
+collect_ignore = [] if os.environ.get("RUN_HOSTS_TESTS") == "1" else ["hosts"]
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 
 

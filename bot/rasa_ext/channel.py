@@ -30,6 +30,7 @@ from bot.log_masking import install_log_masking
 from bot.rasa_ext import chat_page, speedups
 from bot.rasa_ext.chat_stream import MemoryNotifier, TooManyStreams, notifier_from_environment, sse
 from bot.rasa_ext.health import HealthCheck
+from bot.rasa_ext.idempotency import handle_once, replies_from_environment
 from bot.rasa_ext.inbox_hints import MemoryHints, RedisHints, hints_from_environment
 from bot.rasa_ext.limits import limits_from_environment
 from bot.rasa_ext.payloads import sanitise_payload
@@ -69,6 +70,11 @@ def parse_body(raw: bytes) -> dict[str, Any]:
         raise BadRequest(400, "'message' must not be empty")
     if len(message) > MAX_MESSAGE_CHARS:
         raise BadRequest(413, f"'message' is longer than {MAX_MESSAGE_CHARS} characters")
+    client_message_id = body.get("client_message_id")
+    if client_message_id is not None and (
+        not isinstance(client_message_id, str) or not ANONYMOUS_SENDER.match(client_message_id)
+    ):
+        raise BadRequest(400, "'client_message_id' must be 8-64 characters of A-Z a-z 0-9 _ -")
     return body
 
 
@@ -188,6 +194,7 @@ class InAppInput(InputChannel):
         secret = get_settings().jwt_secret
         limits = limits_from_environment()
         hints = hints_from_environment()
+        kept_replies = replies_from_environment()
         page_settings = chat_log.chat_settings()
         notifier = notifier_from_environment(page_settings.max_streams_per_conversation)
 
@@ -409,6 +416,25 @@ class InAppInput(InputChannel):
             refused = await limits.check("conversation", conversation_id)
             if refused:
                 return response.json({"error": refused}, status=429)
+            # A retry of a message already answered gets the same answer (bot.rasa_ext.idempotency).
+            client_message_id: str | None = body.get("client_message_id")
+            if client_message_id:
+                kept = await kept_replies.get(conversation_id, client_message_id)
+                if kept is not None:
+                    return response.raw(kept, content_type="application/json", headers={"X-Replayed": "1"})
+                answer = await handle_message(request, body, conversation_id, customer_id, client_message_id)
+                if answer.status == 200 and answer.body is not None:
+                    await kept_replies.put(conversation_id, client_message_id, answer.body)
+                return answer
+            return await handle_message(request, body, conversation_id, customer_id, None)
+
+        async def handle_message(
+            request: Request,
+            body: dict[str, Any],
+            conversation_id: str,
+            customer_id: str | None,
+            message_id: str | None,
+        ) -> HTTPResponse:
             text = body["message"]
             detected = detect_language(text)
 
@@ -460,15 +486,26 @@ class InAppInput(InputChannel):
                 )
             collector = CollectingOutputChannel()
             metadata = {"authenticated": customer_id is not None}
+            message = UserMessage(
+                masked, collector, conversation_id, input_channel=self.name(), metadata=metadata, message_id=message_id
+            )
             try:
-                await asyncio.wait_for(
-                    on_new_message(
-                        UserMessage(masked, collector, conversation_id, input_channel=self.name(), metadata=metadata)
-                    ),
-                    timeout=REPLY_TIMEOUT_SECONDS,
-                )
+                if message_id:
+                    done = await asyncio.wait_for(handle_once(request.app.ctx.agent, message), REPLY_TIMEOUT_SECONDS)
+                    if done is not None:
+                        collector.messages.extend(done)
+                else:
+                    await asyncio.wait_for(on_new_message(message), timeout=REPLY_TIMEOUT_SECONDS)
             except Exception:  # includes the timeout: the customer gets an apology, the server keeps serving
                 logger.exception("inapp: handling a message failed or took too long")
+                if message_id:  # the client retries with the same id; it is handled at most once
+                    return response.json(
+                        {
+                            "error": "the message could not be handled; send it again with the same client_message_id",
+                            "retry": True,
+                        },
+                        status=503,
+                    )
                 collector.messages.append(
                     {
                         "recipient_id": conversation_id,

@@ -135,6 +135,13 @@ def webhook_posts(page: Page) -> list[Request]:
     return sent
 
 
+def without_message_id(request: Request) -> dict:
+    """A webhook body without its client_message_id, which must be there and well formed."""
+    body = dict(request.post_data_json)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{8,64}", body.pop("client_message_id", "")), request.post_data
+    return body
+
+
 def visitor_id(page: Page) -> str:
     return page.evaluate("sessionStorage.getItem('bankchat.sender')")
 
@@ -204,7 +211,7 @@ def test_b_an_anonymous_visitor_in_english_gets_english_and_nothing_is_kept_but_
     assert re.fullmatch(r"web_[0-9a-f]{32}", sender or ""), sender
     assert page.evaluate("localStorage.length") == 0
     assert page.context.cookies() == []
-    assert [r.post_data_json for r in sent] == [{"message": "How much do I owe?", "sender": sender}]
+    assert [without_message_id(r) for r in sent] == [{"message": "How much do I owe?", "sender": sender}]
     assert "authorization" not in sent[0].headers
     stored = server_history(bot, sender=sender)  # the tab's id is the visitor's conversation
     assert [line["text"] for line in stored["lines"]][0] == "How much do I owe?"
@@ -230,7 +237,7 @@ def test_c_an_option_button_answers_the_extension_form_and_then_it_and_its_sibli
     chosen = page.locator("#log .line.user").last
     expect(chosen.locator(".bubble")).to_have_text("失业")
     expect(chosen).to_have_attribute("data-seq", re.compile(r"^\d+$"), timeout=REPLY_TIMEOUT)
-    assert [r.post_data_json for r in sent] == [{"message": "失业"}]
+    assert [without_message_id(r) for r in sent] == [{"message": "失业"}]
 
     # The form goes on: the plans, as buttons that are open to choose.
     plans = page.locator("#log .line.bot").filter(has_text="2,626.00").locator(".choices").get_by_role("button")
@@ -477,3 +484,59 @@ def test_k_only_https_links_to_the_bank_become_links(bot, open_chat):
     expect(link).to_have_attribute("rel", "noopener noreferrer")
     expect(link).to_have_attribute("target", "_blank")
     expect(page.locator("#log a[href*='qinghe-bank.top']")).to_have_count(0)
+
+
+def test_l_an_answer_lost_on_the_way_is_asked_for_again_with_the_same_message_id_and_handled_once(bot, open_chat):
+    page = open_chat(locale="en-US")
+    bodies: list[dict] = []
+
+    def lose_the_first_answer(route) -> None:  # the server handles it; a proxy then loses the answer
+        bodies.append(route.request.post_data_json)
+        if len(bodies) == 1:
+            handled = route.fetch()
+            assert handled.status == 200, handled.text()
+            route.fulfill(status=502, body="")
+        else:
+            route.continue_()
+
+    page.route("**/webhooks/inapp/webhook", lose_the_first_answer)
+    say(page, "How much do I owe?", english=True)
+    # The page sends the same body again after a second (the live stream may show the answer first).
+    page.wait_for_function("() => !document.getElementById('send').disabled", timeout=REPLY_TIMEOUT)
+    assert len(bodies) == 2, bodies
+    assert bodies[0] == bodies[1] and re.fullmatch(r"[A-Za-z0-9_-]{8,64}", bodies[0]["client_message_id"]), bodies
+    answer = page.locator("#log .line.bot")
+    expect(answer).to_have_count(1)  # the replayed answer is the line already shown, not a second one
+    expect(answer).to_contain_text("logging in")
+    expect(page.locator("#log .line.user")).to_have_count(1)
+    expect(page.locator("#banner")).not_to_contain_text("not sent")
+    # The server handled it once: one customer line and one answer in the stored chat.
+    lines = server_history(bot, sender=visitor_id(page))["lines"]
+    assert [line["kind"] for line in lines] == ["user", "bot"], lines
+
+
+def test_m_an_in_app_notice_reaches_the_customers_open_page_and_no_visitors(bot, open_chat, tmp_path):
+    from bot.notice_senders import FileSender
+    from bot.services.notices import run_notices
+    from bot.services.preferences import set_contact_preferences
+
+    page = open_chat(token=token_of(bot, "C1001"))
+    visitor = open_chat()
+    before = page.locator("#log .line").count()
+
+    def uow() -> SqlAlchemyUnitOfWork:
+        return SqlAlchemyUnitOfWork(bot.database_url)
+
+    monday = dt.datetime(2026, 11, 30, 10, 0)  # a working day two days after the tests' today
+    set_contact_preferences(uow, "C1001", monday, prefer="in_app")
+    report = run_notices(uow, FileSender(tmp_path / "sms.jsonl"), monday)
+    assert report.delivered["in_app"] >= 1, report
+
+    notice = page.locator("#log .line.notice")
+    expect(notice).to_have_count(1, timeout=REPLY_TIMEOUT)  # through the live stream, no reload
+    expect(notice.locator(".who")).to_have_text("青禾银行通知")
+    expect(notice.locator(".bubble")).to_contain_text("1,080.00")
+    expect(page.locator("#log .line")).to_have_count(before + 1)
+    page.reload()
+    expect(page.locator("#log .line.notice")).to_have_count(1)  # kept in the history, once
+    expect(visitor.locator("#log .line")).to_have_count(0)

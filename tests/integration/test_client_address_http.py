@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -30,22 +31,33 @@ def post(bot, source: str, sender: str, forwarded_for: str | None = None) -> int
         conn.close()
 
 
+def in_a_fresh_window() -> None:
+    """The limits count per minute of the clock (fixed windows): start a burst early in one, so that a
+    slow machine cannot spread it over two and stay under the limit."""
+    into = time.time() % 60
+    if into > 10:
+        time.sleep(60 - into + 0.2)
+
+
 def test_a_direct_client_writing_x_forwarded_for_is_still_limited_on_its_own_address(bot) -> None:
+    in_a_fresh_window()
     codes = [post(bot, DIRECT, f"visitor_direct_{k}", forwarded_for=f"198.51.100.{k}") for k in range(LIMIT + 1)]
     assert codes == [200] * LIMIT + [429]
 
 
 def test_behind_the_trusted_proxy_each_customer_has_their_own_budget(bot) -> None:
-    # Eight customers behind one proxy, three messages each: 24 messages from one address, none refused.
-    codes = [post(bot, PROXY, f"visitor_proxied_{c}_{k}", f"203.0.113.{c}") for c in range(8) for k in range(3)]
-    assert codes == [200] * 24
-    # One of them goes on alone until the limit stops them; the others are not affected.
-    more = [post(bot, PROXY, f"visitor_proxied_0_more_{k}", "203.0.113.0") for k in range(LIMIT - 3 + 1)]
-    assert more[-1] == 429 and set(more[:-1]) == {200}
-    assert post(bot, PROXY, "visitor_proxied_1_more", "203.0.113.1") == 200
+    # One customer behind the proxy goes on until the limit stops them.
+    in_a_fresh_window()
+    alone = [post(bot, PROXY, f"visitor_proxied_0_{k}", "203.0.113.0") for k in range(LIMIT + 1)]
+    assert alone == [200] * LIMIT + [429]
+    # Seven others behind the same proxy, three messages each: with the first one's, 28 messages from
+    # one address, and none of theirs refused.
+    codes = [post(bot, PROXY, f"visitor_proxied_{c}_{k}", f"203.0.113.{c}") for c in range(1, 8) for k in range(3)]
+    assert codes == [200] * 21
 
 
 def test_through_the_proxy_a_client_that_writes_its_own_header_is_keyed_on_what_the_proxy_saw(bot) -> None:
     # The proxy appends the address it received from; what the client wrote to its left is ignored.
+    in_a_fresh_window()
     codes = [post(bot, PROXY, f"visitor_chain_{k}", f"10.9.9.{k}, 203.0.113.200") for k in range(LIMIT + 1)]
     assert codes == [200] * LIMIT + [429]

@@ -146,7 +146,8 @@
   }
   function relabel(node) {
     var who = node.querySelector(".who");
-    if (who) who.textContent = t(node.dataset.kind === "agent" ? "agent" : node.dataset.kind === "user" ? "you" : "bot");
+    var kind = node.dataset.kind;
+    if (who) who.textContent = t(kind === "agent" || kind === "notice" ? kind : kind === "user" ? "you" : "bot");
     if (node.dataset.kind === "status") node.querySelector(".bubble").textContent = statusText(JSON.parse(node.dataset.line));
   }
   function placeInOrder(node, seq) {
@@ -407,6 +408,28 @@
     else showHelp("", false);
     return true;
   }
+  function messageId() {
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return "m" + Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+  // No answer (the connection failed, or a proxy/worker answered 502/503/504): the same body again,
+  // after 1, 2 and 4 s; the server handles a message with the same client_message_id at most once.
+  function postWithRetries(url, body, attempt) {
+    var retry = function (response) {
+      if (attempt >= 3) { if (response) return response; throw new Error("webhook unreachable"); }
+      return new Promise(function (resolve) { setTimeout(resolve, 1000 * Math.pow(2, attempt)); }).then(function () {
+        return postWithRetries(url, body, attempt + 1);
+      });
+    };
+    return fetch(url, {
+      method: "POST",
+      headers: Object.assign({ "Content-Type": "application/json" }, identityHeaders()),
+      body: body,
+    }).then(function (response) {
+      return [502, 503, 504].indexOf(response.status) >= 0 ? retry(response) : response;
+    }, function () { return retry(null); });
+  }
   function send(text, shownAs) {
     if (state.sending) return Promise.resolve(false);
     if (state.authFailed) { showBanner(t("login_again")); return Promise.resolve(false); }
@@ -423,11 +446,9 @@
     log.appendChild(pending);
     log.scrollTop = log.scrollHeight;
     showTyping("bot");
-    return fetch(base + "/webhook", {
-      method: "POST",
-      headers: Object.assign({ "Content-Type": "application/json" }, identityHeaders()),
-      body: JSON.stringify(bodyWithIdentity({ message: text })),
-    }).then(function (response) {
+    // One id per message: a retry after a lost answer is answered once (bot/rasa_ext/idempotency.py).
+    var body = JSON.stringify(bodyWithIdentity({ message: text, client_message_id: messageId() }));
+    return postWithRetries(base + "/webhook", body, 0).then(function (response) {
       if (response.status === 401) { authExpired(); throw { kept: true }; }
       if (response.status === 429) { showBanner(t("rate_limited")); throw { kept: true }; }
       if (!response.ok) throw { kept: true, failed: true };
