@@ -377,11 +377,13 @@ async def soak(stack: Stack, seconds: float, sample_every: float = 15) -> dict:
 
 def train(config: str, out: Path, name: str, env: dict[str, str]) -> float:
     t0 = time.perf_counter()
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "rasa", "train", "--force", "--quiet", "--config", config, "--domain", "domain",
          "--out", str(out), "--fixed-model-name", name],
-        cwd=ROOT, env=env, check=True, capture_output=True,
+        cwd=ROOT, env=env, capture_output=True, text=True,
     )  # fmt: skip
+    if done.returncode != 0:  # say why: the last lines of rasa's own output
+        sys.exit(f"training {name} failed ({done.returncode}):\n" + "\n".join(done.stderr.splitlines()[-15:]))
     return round(time.perf_counter() - t0, 1)
 
 
@@ -408,7 +410,7 @@ def main() -> int:
         "date": time.strftime("%Y-%m-%d %H:%M"),
     }
     work = Path(tempfile.mkdtemp(prefix="bench-"))
-    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2", "ACTION_PORT": "0"}
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2", "ACTION_PORT": "5055"}
     env.pop("SANIC_WORKERS", None)
     env.pop("REDIS_URL", None)
 
