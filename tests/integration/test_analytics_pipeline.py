@@ -320,7 +320,8 @@ def test_while_postgresql_is_unreachable_messages_wait_in_the_queue_and_drain_af
         assert rabbit.depth(queue) == 500 and count_of(bot, sender) == 0
 
         # Now the real database, which goes away under the running consumer and comes back.
-        running = Consumer(bot.database_url, queue, bot.log_dir / "outage.log")
+        # A log of its own: the outage below must be noticed by this consumer, not found in the one above.
+        running = Consumer(bot.database_url, queue, bot.log_dir / "outage-running.log")
         wait_for(lambda: count_of(bot, sender) == 500 and rabbit.depth(queue) == 0, 30, "the queue to drain")
         with admin.connect() as conn:
             conn.execute(text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false'))
@@ -333,7 +334,13 @@ def test_while_postgresql_is_unreachable_messages_wait_in_the_queue_and_drain_af
         finally:
             with admin.connect() as conn:
                 conn.execute(text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true'))
-        wait_for(lambda: count_of(bot, sender) == 800 and rabbit.depth(queue) == 0, 30, "the queue to drain again")
+        # The consumer's back-off is at most 10 s (ConsumerOptions.max_backoff); then 300 events to store.
+        try:
+            wait_for(lambda: count_of(bot, sender) == 800 and rabbit.depth(queue) == 0, 60, "the queue to drain again")
+        except AssertionError as exc:  # say what the consumer did meanwhile
+            raise AssertionError(
+                f"{exc}; stored {count_of(bot, sender)}; consumer log: {running.output()[-2000:]}"
+            ) from None
         assert running.stop() == 0
     finally:
         admin.dispose()
