@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, UserUttered
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import render
@@ -100,3 +101,78 @@ class ActionOutOfScope(Action):
         topic = adjacent_topic(str(tracker.latest_message.get("text") or ""))
         dispatcher.utter_message(response=f"utter_out_of_scope_{topic}" if topic else "utter_out_of_scope")
         return []
+
+
+#: Intents that open a form, a case or a ticket (bot/rasa_ext/consent.py asks before a not-confident one).
+ACTING_INTENTS = ("complain", "request_human", "report_scam", "never_borrowed", "request_extension", "verify_sms")
+
+
+def message_to_confirm(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The customer's message that ``action_confirm_act`` asked about, if the customer's latest turn
+    answers that question (the bot's last action before that turn was the question)."""
+    answer_seen = asked = False
+    for event in reversed(events):
+        kind = event.get("event")
+        if kind == "user":
+            if not answer_seen:
+                answer_seen = True
+                continue
+            if not asked:
+                return None
+            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+            return event if intent in ACTING_INTENTS else None
+        if kind == "action" and answer_seen and event.get("name") != "action_listen":
+            if asked or event.get("name") != "action_confirm_act":
+                return None
+            asked = True
+    return None
+
+
+class ActionConfirmAct(Action):
+    """Asks whether the customer means the task the NLU was not sure of, before anything is opened:
+    "想先确认一下：您说的是「投诉催收」吗？" with yes (the intent itself) and no."""
+
+    def name(self) -> str:
+        return "action_confirm_act"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        language = tracker.get_slot("language")
+        if intent not in ACTING_INTENTS:  # not reached through the policy; nothing to confirm
+            dispatcher.utter_message(response="utter_how_can_i_help")
+            return []
+        dispatcher.utter_message(
+            response="utter_confirm_act",
+            topic=render(domain, f"utter_topic_{intent}", language),
+            buttons=[
+                {"title": render(domain, "utter_confirm_act_yes", language), "payload": f"/{intent}"},
+                {"title": render(domain, "utter_confirm_act_no", language), "payload": "/deny"},
+            ],
+        )
+        return []
+
+
+class ActionActOnConsent(Action):
+    """A typed "是" / "yes" to ``action_confirm_act``: the customer's message is put back as the
+    intent asked about, at confidence 1.0, so that intent's own rules run (its form still asks what
+    it needs before recording anything). Anything else: what can I help you with."""
+
+    def name(self) -> str:
+        return "action_act_on_consent"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        asked = message_to_confirm(tracker.events)
+        if asked is None:
+            dispatcher.utter_message(response="utter_how_can_i_help")
+            return []
+        parse_data = dict(asked.get("parse_data") or {})
+        intent = {"name": parse_data["intent"]["name"], "confidence": 1.0}
+        parse_data.update(intent=intent, intent_ranking=[intent], consented=True)
+        return [
+            ActionExecuted("action_listen"),
+            UserUttered(str(asked.get("text") or ""), parse_data, input_channel=asked.get("input_channel")),
+        ]
