@@ -230,16 +230,30 @@ start_app() {
   rm -f "$STATE/$node/drain"
   local -a env_args
   mapfile -t env_args < <(app_env "$node")
-  spawn "$node" actions env -C "$ROOT" "${env_args[@]}" "$PY" -m bot.rasa_ext.action_server \
+  # The nodes share this machine's cores, where real hosts have their own: a starting node (loading
+  # TensorFlow and the model takes a core for half a minute) runs at a low priority until it is
+  # healthy (wait_app), so it does not slow the node that serves meanwhile as another machine would not.
+  spawn "$node" actions nice -n 10 env -C "$ROOT" "${env_args[@]}" "$PY" -m bot.rasa_ext.action_server \
     --port 5055 --domain domain
-  spawn "$node" rasa env -C "$ROOT" "${env_args[@]}" "$RASA" run --interface 0.0.0.0 --port 5005 \
+  spawn "$node" rasa nice -n 10 env -C "$ROOT" "${env_args[@]}" "$RASA" run --interface 0.0.0.0 --port 5005 \
     --credentials credentials.yml --endpoints "$STATE/endpoints.yml" --model "$model"
+}
+
+# Every thread of every process of a node back to the normal priority (niceness is per thread on Linux).
+normal_priority() {
+  local node="$1" pid task
+  for pid in $(ip netns pids "$node" 2>/dev/null || true); do
+    for task in /proc/"$pid"/task/*; do
+      renice -n 0 -p "${task##*/}" >/dev/null 2>&1 || true
+    done
+  done
 }
 
 wait_app() {
   local node="$1"
   wait_for "$START_TIMEOUT" "$node healthy" http_ok "$node" "http://$(node_ip "$node"):5005/webhooks/inapp/health" \
     || { tail -n 30 "$STATE/$node/rasa.log" >&2; return 1; }
+  normal_priority "$node"
 }
 
 up() {
