@@ -1,11 +1,17 @@
 """Milliseconds per message inside one Rasa process (no HTTP in front), stock or with speedups.
 
     python bench/profile_turns.py [--stock] [--rounds 10] [--profile out.prof]
+    python bench/profile_turns.py --returning 200 [--stock] [--profile out.prof]
 
 Starts the action server on a free port over a temporary SQLite database (demo + 5,000
 synthetic customers), loads the latest model from models/ in this process and plays the
 benchmark's conversation scripts through Agent.handle_message. --stock sets
 BOT_RASA_SPEEDUPS=off (Rasa as shipped); --profile writes cProfile statistics.
+
+--returning N is the benchmark's returning customers (bench/run.py): N sessions of 100-500
+messages written into the tracker store as `make bench` writes them (Rasa's HTTP API saves a
+tracker built from the events), then each continued with five messages; it prints the first
+message's milliseconds (the session met cold) and the next four's, and profiles the first ones.
 """
 
 from __future__ import annotations
@@ -25,7 +31,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import SCRIPTS_CUSTOMER, SCRIPTS_VISITOR, TODAY, free_port  # noqa: E402
+from bench.run import (  # noqa: E402
+    RETURNING_MESSAGES,
+    SCRIPTS_CUSTOMER,
+    SCRIPTS_VISITOR,
+    TODAY,
+    free_port,
+    long_session,
+)
 
 
 async def play(agent, rounds: int) -> int:  # type: ignore[no-untyped-def]
@@ -50,11 +63,64 @@ async def play(agent, rounds: int) -> int:  # type: ignore[no-untyped-def]
     return messages
 
 
+async def say(agent, sender: str, text: str) -> float:  # type: ignore[no-untyped-def]
+    """Milliseconds for one verified customer's message."""
+    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+    started = time.perf_counter()
+    await agent.handle_message(
+        UserMessage(text, CollectingOutputChannel(), sender, input_channel="inapp", metadata={"authenticated": True})
+    )
+    return 1000 * (time.perf_counter() - started)
+
+
+async def returning(agent, sessions: int, profiler: cProfile.Profile | None) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Seed ``sessions`` long sessions as `make bench` does, then continue each with five messages."""
+    import random
+    import statistics
+
+    from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
+
+    recorded_customer = "S0004999"
+    said = 0
+    while said < 60:  # bench.run.record_session, in process
+        for text in SCRIPTS_CUSTOMER[said % len(SCRIPTS_CUSTOMER)]:
+            await say(agent, f"customer:{recorded_customer}", text)
+            said += 1
+    recorded = await agent.tracker_store.retrieve_full_tracker(f"customer:{recorded_customer}")
+    events = recorded.current_state(EventVerbosity.ALL)["events"]
+    rng = random.Random(7)
+    customers = [f"S{4000 + k:07d}" for k in range(sessions)]
+    started = time.perf_counter()
+    for customer in customers:  # PUT /conversations/<id>/tracker/events
+        session = long_session(events, recorded_customer, customer, rng.randint(*RETURNING_MESSAGES), time.time())
+        tracker = DialogueStateTracker.from_dict(f"customer:{customer}", session, agent.domain.slots)
+        await agent.tracker_store.save(tracker)
+    seeded = time.perf_counter() - started
+    first, later = [], []
+    for k, customer in enumerate(customers):
+        script = SCRIPTS_CUSTOMER[k % len(SCRIPTS_CUSTOMER)]
+        if profiler:
+            profiler.enable()
+        first.append(await say(agent, f"customer:{customer}", script[0]))
+        if profiler:
+            profiler.disable()
+        for text in (script * 5)[1:5]:
+            later.append(await say(agent, f"customer:{customer}", text))
+    return {
+        "seeding_s": round(seeded, 1),
+        "first_ms_median": round(statistics.median(first), 1),
+        "first_ms_p90": round(statistics.quantiles(first, n=10)[-1], 1),
+        "later_ms_median": round(statistics.median(later), 1),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--stock", action="store_true", help="Rasa as shipped (BOT_RASA_SPEEDUPS=off)")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--profile", type=Path)
+    parser.add_argument("--returning", type=int, default=0, help="continue this many long sessions instead")
     args = parser.parse_args()
     if args.stock:
         os.environ["BOT_RASA_SPEEDUPS"] = "off"
@@ -100,6 +166,12 @@ def main() -> int:
         time.sleep(3)  # the action server's start-up
         asyncio.run(play(agent, 1))  # warm up
         profiler = cProfile.Profile() if args.profile else None
+        if args.returning:
+            found = asyncio.run(returning(agent, args.returning, profiler))
+            if profiler:
+                profiler.dump_stats(args.profile)
+            print(f"{'stock' if args.stock else 'speedups'}: {args.returning} returning sessions: {found}")
+            return 0
         started = time.perf_counter()
         if profiler:
             profiler.enable()

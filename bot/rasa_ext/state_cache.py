@@ -37,9 +37,15 @@ The tracker stores keep the last saved trackers' events as objects for a while (
 ``MEMO_EVENTS`` events per store, conversations idle for ``MEMO_SECONDS`` go first) and hand
 out trackers built from them, with the state Rasa's store would have rebuilt from its copy:
 Rasa's ``InMemoryTrackerStore`` (the embedded default) and this project's
-``RedisEventTrackerStore``, which checks with one round trip (session start, length and last
-event of the Redis list, as its own read does) that no other worker has written since. Older
-conversations go back to the store's own format.
+``RedisEventTrackerStore``, which checks with one round trip (session start, length and the
+list from the memo's last element on, as its own read does) that no other worker has written
+since, and when another worker only added events to the same session, takes just those (the
+memo's state updated with them, as ``from_events`` would, and its line extended). Older
+conversations go back to the store's own format, written from the JSON of each event the line
+kept for action calls when it has it. A conversation the store holds in its own format (saved
+by another process, or gone back to that format: a returning customer) is decoded as the
+store's own read decodes it and followed once by a new line, instead of a replay by the store
+and a derivation of the whole session for every prediction of its next message.
 
 Action calls are encoded from the stored events' JSON, kept per event, and a long session's
 calls (``DELTA_MIN_EVENTS``) carry only the events the action server does not hold yet when it
@@ -966,12 +972,17 @@ def in_memory_save_replacement(original: Callable[..., Any]) -> Callable[..., An
             memos.pop(tracker.sender_id)
             self.store[tracker.sender_id] = self.serialise_tracker(tracker)
             return
-        self.store[tracker.sender_id] = saved  # type: ignore[assignment]
-        for sender_id, old in memos.put(tracker.sender_id, saved, len(saved.events), time.monotonic()):
-            if self.store.get(sender_id) is old:  # back to the store's own format
-                self.store[sender_id] = _serialised(sender_id, old.events)
+        _keep(self, tracker.sender_id, saved)
 
     return save
+
+
+def _keep(store: InMemoryTrackerStore, sender_id: str, saved: _Saved) -> None:
+    """Hold a conversation as objects; the ones that no longer fit go back to the store's own format."""
+    store.store[sender_id] = saved  # type: ignore[assignment]
+    for other, old in _memos(store).put(sender_id, saved, len(saved.events), time.monotonic()):
+        if store.store.get(other) is old:
+            store.store[other] = _serialised_saved(other, old)
 
 
 def _saved(tracker: DialogueStateTracker) -> _Saved | None:
@@ -982,18 +993,49 @@ def _saved(tracker: DialogueStateTracker) -> _Saved | None:
         if line is None:
             return None
         attach(tracker, line, len(tracker.events))
-    events = tuple(tracker.events)
+    return _saved_line(tracker, tuple(tracker.events), line)
+
+
+def _revived(store: InMemoryTrackerStore, sender_id: str, serialised: str) -> _Saved | None:
+    """A conversation the store holds in its own format (saved before this process kept it as objects,
+    or gone back to that format), as objects: its events decoded as deserialise_tracker() decodes
+    them and followed once by a line, instead of a replay by the store now and a derivation of the
+    whole session for every prediction of the message (a returning customer's first message)."""
+    from rasa.shared.core.conversation import Dialogue
+
+    try:
+        events = tuple(Dialogue.from_parameters(json.loads(serialised)).events)
+    except Exception:  # noqa: BLE001 - the store's own retrieve raises what it raises
+        return None
+    prototype = store.init_tracker(sender_id)
+    line = Line.of(prototype, events)
+    if line is None:
+        return None
+    return _saved_line(prototype, events, line)
+
+
+def _saved_line(prototype: DialogueStateTracker, events: tuple[Event, ...], line: Line) -> _Saved | None:
+    """The _Saved of ``events``, which ``line`` follows (the prototype gives the slots they start from)."""
     line.settle(len(events))
     session = None
     if line.session_start > 0:
         # get_trackers_for_conversation_sessions: the last session, DialogueStateTracker.from_events
         start = line.session_start
-        last = Line.of(tracker, events[start:])
+        last = Line.of(prototype, events[start:])
         if last is None:
             return None
         last.settle(len(events) - start)
         session = (start, last, last.update_state())
     return _Saved(events, line, line.replay_state(), session)
+
+
+def _serialised_saved(sender_id: str, saved: _Saved) -> str:
+    """_serialised(sender_id, saved.events), from the JSON of each event its line keeps (the line
+    encoded them for action calls); the same text: json.dumps joins list items with ", "."""
+    line, events = saved.line, saved.events
+    if not events or len(line.events) < len(events) or line.events[len(events) - 1] is not events[-1]:
+        return _serialised(sender_id, events)
+    return f'{{"events": {line.encoded_events(len(events))}, "name": {json.dumps(sender_id)}}}'
 
 
 def _serialised(sender_id: str, events: Iterable[Event]) -> str:
@@ -1010,6 +1052,11 @@ def in_memory_retrieve_replacement(original: Callable[..., Any]) -> Callable[...
         self: InMemoryTrackerStore, sender_id: str, fetch_all_sessions: bool
     ) -> DialogueStateTracker | None:
         saved = self.store.get(sender_id)
+        if isinstance(saved, str):
+            revived = _revived(self, sender_id, saved)
+            if revived is not None:
+                _keep(self, sender_id, revived)
+                saved = revived
         if not isinstance(saved, _Saved):
             tracker = await original(self, sender_id, fetch_all_sessions)
             return tracker  # type: ignore[no-any-return]
@@ -1048,15 +1095,37 @@ class _RedisMemo:
         self.state = state
 
 
-async def _redis_head(store: RedisEventTrackerStore, sender_id: str) -> tuple[int, int, str | None]:
-    """(session start, length, last element) of a conversation's list, in one round trip."""
+async def _redis_head(store: RedisEventTrackerStore, sender_id: str, since: int) -> tuple[int, int, list[str]]:
+    """(session start, length, the elements from index ``since`` on) of a conversation's list, in
+    one round trip."""
     events_key, session_key = store._keys(sender_id)
     pipe = store._client().pipeline(transaction=True)
     pipe.get(session_key)
     pipe.llen(events_key)
-    pipe.lindex(events_key, -1)
-    start, length, last = await pipe.execute()
-    return int(start or 0), int(length), last
+    pipe.lrange(events_key, since, -1)
+    start, length, tail = await pipe.execute()
+    return int(start or 0), int(length), tail
+
+
+def _caught_up(
+    store: RedisEventTrackerStore, memo: _RedisMemo, start: int, length: int, tail: list[str]
+) -> DialogueStateTracker | None:
+    """The tracker of a memo's session that another worker has added events to since (``tail``: the
+    list from the memo's last element on): the memo's state updated with the new events, as
+    DialogueStateTracker.from_events would leave it, and the line extended by them; None when the
+    session is not the memo's one continued or the line cannot follow the new events."""
+    from rasa.shared.core.events import deserialise_events
+
+    if start != memo.start or length <= memo.length or not tail or tail[0] != memo.last:
+        return None
+    tracker = _redis_tracker(store, memo.line.sender_id)
+    if not fork(memo.line, tracker, memo.events, memo.state):
+        return None
+    for event in deserialise_events([json.loads(e) for e in tail[1:]]):
+        tracker.update(event)
+    if line_for(tracker) is not memo.line:
+        return None
+    return tracker
 
 
 def _redis_memo(
@@ -1076,14 +1145,30 @@ def redis_retrieve_replacement(original: Callable[..., Any]) -> Callable[..., An
         memos = _memos(self)
         memo: _RedisMemo | None = memos.get(sender_id)
         if memo is not None:
-            start, length, last = await _redis_head(self, sender_id)
-            if (start, length, last) == (memo.start, memo.length, memo.last):
+            start, length, tail = await _redis_head(self, sender_id, memo.length - 1)
+            if (start, length, tail) == (memo.start, memo.length, [memo.last]):
                 tracker = _redis_tracker(self, sender_id)
                 if fork(memo.line, tracker, memo.events, memo.state):
                     return tracker
+            # another worker answered this conversation since: only its new events are read
+            caught_up = _caught_up(self, memo, start, length, tail)
+            if caught_up is not None:
+                new = _redis_memo(start, length, tail[-1], caught_up, memo.line)
+                if new is not None:
+                    memos.put(sender_id, new, len(new.events), time.monotonic())
+                    return caught_up
         memos.pop(sender_id)
         # the store's own read (one round trip), remembered for the next message
         start, length, raw = await self._read(sender_id, "latest")
+        if raw:
+            # followed once by a line, instead of a replay now and a derivation of the whole
+            # session for every prediction of the message (a returning customer's first message)
+            revived = _redis_revived(self, sender_id, start, length, raw)
+            if revived is not None:
+                tracker = _redis_tracker(self, sender_id)
+                if fork(revived.line, tracker, revived.events, revived.state):
+                    memos.put(sender_id, revived, len(revived.events), time.monotonic())
+                    return tracker
         found = self._tracker(sender_id, raw)
         if found is not None:
             new = _redis_memo(start, length, raw[-1], found, None)
@@ -1093,6 +1178,21 @@ def redis_retrieve_replacement(original: Callable[..., Any]) -> Callable[..., An
 
     retrieve.__doc__ = original.__doc__
     return retrieve
+
+
+def _redis_revived(
+    store: RedisEventTrackerStore, sender_id: str, start: int, length: int, raw: list[str]
+) -> _RedisMemo | None:
+    """The memo of a session read from Redis: its events decoded as _tracker() decodes them
+    (DialogueStateTracker.from_dict), followed by a line from the slots it starts with."""
+    from rasa.shared.core.events import deserialise_events
+
+    events = tuple(deserialise_events([json.loads(e) for e in raw]))
+    line = Line.of(_redis_tracker(store, sender_id), events)
+    if line is None:
+        return None
+    line.settle(len(events))
+    return _RedisMemo(start, length, raw[-1], events, line, line.update_state())
 
 
 def _redis_tracker(store: RedisEventTrackerStore, sender_id: str) -> DialogueStateTracker:

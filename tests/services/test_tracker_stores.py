@@ -110,3 +110,43 @@ def test_a_missing_url_is_a_clear_error() -> None:
         RedisEventTrackerStore(host=None, domain=DOMAIN)
     with pytest.raises(ValueError, match="needs `url`"):
         UrlSQLTrackerStore(host="", domain=DOMAIN)
+
+
+async def test_a_session_another_worker_wrote_is_read_as_the_store_reads_it_and_followed_from_then_on(
+    store: RedisEventTrackerStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.rasa_ext import speedups, state_cache
+    from bot.settings import get_settings
+
+    monkeypatch.setenv("BOT_RASA_SPEEDUPS", "on")
+    get_settings.cache_clear()
+    speedups.install()
+    await play(store, "customer:C3")
+    # a worker (or a restarted process) that has never seen the conversation: no memo, no line
+    other = RedisEventTrackerStore(host=REDIS_URL, domain=DOMAIN, record_exp="120", key_prefix=store.prefix)
+    found = await other.retrieve("customer:C3")
+    expected = await speedups.rasa_originals()["bot.rasa_ext.tracker_store:RedisEventTrackerStore.retrieve"](
+        other, "customer:C3"
+    )
+    assert [e.as_dict() for e in found.events] == [e.as_dict() for e in expected.events]
+    assert found.current_slot_values() == expected.current_slot_values()
+    assert found.latest_message == expected.latest_message and found.latest_action == expected.latest_action
+    line = state_cache.line_for(found)
+    assert line is not None  # the message's predictions and copies use it, not a replay of the session
+    assert state_cache._memos(other).get("customer:C3").line is line
+    first_line = state_cache._memos(store).get("customer:C3").line
+    for event in turn("five", 5003) + [SlotSet("language", "zh", timestamp=5004)]:
+        found.update(event)
+    await other.save(found)
+    # the first worker sees the other's write: it reads only the new events and extends its line
+    again = await store.retrieve("customer:C3")
+    expected = await speedups.rasa_originals()["bot.rasa_ext.tracker_store:RedisEventTrackerStore.retrieve"](
+        store, "customer:C3"
+    )
+    assert [e.as_dict() for e in again.events] == [e.as_dict() for e in expected.events]
+    assert [e.text for e in again.events if isinstance(e, UserUttered)] == ["three", "four", "five"]
+    assert again.current_slot_values() == expected.current_slot_values() and again.get_slot("language") == "zh"
+    assert again.latest_message == expected.latest_message and again.latest_action == expected.latest_action
+    assert state_cache.line_for(again) is first_line
+    assert state_cache._memos(store).get("customer:C3").length == sum(len(step) for step in STEPS) + 5
+    get_settings.cache_clear()

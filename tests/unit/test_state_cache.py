@@ -178,6 +178,70 @@ def test_the_in_memory_store_gives_back_what_rasas_own_store_would(domain: Domai
     assert found.followup_action == expected.followup_action and found.is_paused() == expected.is_paused()
 
 
+def in_stores_format(domain: Domain, events: list[Event]) -> tuple[InMemoryTrackerStore, InMemoryTrackerStore]:
+    """Two stores holding the conversation as Rasa's InMemoryTrackerStore writes it (JSON text):
+    one as this process finds a session saved elsewhere or gone back to that format, one to ask
+    Rasa's own retrieve."""
+    text = json.dumps(Dialogue("customer:C1001", events).as_dict())
+    stores = InMemoryTrackerStore(domain), InMemoryTrackerStore(domain)
+    for store in stores:
+        store.store["customer:C1001"] = text
+    return stores
+
+
+def same_tracker(found: DialogueStateTracker, expected: DialogueStateTracker) -> None:
+    assert [e.as_dict() for e in found.events] == [e.as_dict() for e in expected.events]
+    assert json.dumps(state_cache.capture(found)[0]) == json.dumps(state_cache.capture(expected)[0])  # slots
+    assert found.latest_action == expected.latest_action and found.active_loop == expected.active_loop
+    assert found.followup_action == expected.followup_action and found.is_paused() == expected.is_paused()
+    assert found.latest_message == expected.latest_message
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_session_in_the_stores_own_format_is_read_as_rasa_reads_it_and_followed_from_then_on(
+    domain: Domain, seed: int
+) -> None:
+    events = conversation(random.Random(100 + seed), 150)  # seeds 100, 104 and 105 hold several sessions
+    for all_sessions in (False, True):
+        store, plain = in_stores_format(domain, events)
+        found = asyncio.run(store._retrieve("customer:C1001", all_sessions))
+        expected = asyncio.run(
+            original("rasa.core.tracker_store:InMemoryTrackerStore._retrieve")(plain, "customer:C1001", all_sessions)
+        )
+        same_tracker(found, expected)
+        # kept as objects and followed by a line: the message's predictions do not replay the session
+        assert isinstance(store.store["customer:C1001"], state_cache._Saved)
+        line = state_cache.line_for(found)
+        assert line is not None
+        assert found.applied_events() == original("rasa.shared.core.trackers:DialogueStateTracker.applied_events")(
+            expected
+        )
+        assert state_cache.capture(found.copy()) == state_cache.capture(
+            original("rasa.shared.core.trackers:DialogueStateTracker.copy")(expected)
+        )
+
+
+def test_a_session_that_goes_back_to_the_stores_format_is_written_as_rasa_writes_it(domain: Domain) -> None:
+    store = InMemoryTrackerStore(domain)
+    store.__dict__["_bot_memos"] = state_cache._Memos(max_events=100)
+    sessions = {f"customer:C100{k}": conversation(random.Random(200 + k), 60) for k in range(1, 4)}
+    for k, (sender, events) in enumerate(sessions.items()):
+        tracker = DialogueStateTracker(sender, domain.slots)
+        for event in events:
+            tracker.update(event)
+        asyncio.run(store.save(tracker))
+        kept = store.store[sender]
+        assert isinstance(kept, state_cache._Saved)
+        if k == 0:  # as an action call leaves it: the line holds each event's JSON
+            kept.line.encoded_events(len(kept.events))
+    # each conversation holds 61-64 events: the first two went back to JSON text, byte for byte Rasa's
+    # (the first from the JSON its line kept, the second encoded afresh)
+    gone = [sender for sender, held in store.store.items() if isinstance(held, str)]
+    assert gone == ["customer:C1001", "customer:C1002"]
+    for sender in gone:
+        assert store.store[sender] == json.dumps(Dialogue(sender, sessions[sender]).as_dict())
+
+
 def test_a_copy_is_what_rasas_copy_would_be_and_keeps_the_line(domain: Domain) -> None:
     _, found = stored_tracker(domain, conversation(random.Random(2), 150))
     fast, slow = found.copy(), original("rasa.shared.core.trackers:DialogueStateTracker.copy")(found)
