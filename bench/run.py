@@ -44,6 +44,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -82,16 +83,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def conversation_worker(url, stop_at, latencies, errors, rng, worker):
+async def conversation_worker(url, stop_at, answered, errors, rng, worker):
     """One simulated app after another; each conversation uses its own keep-alive connection,
     as each customer's phone would (so connections spread over the server's workers)."""
     n = 0
     while time.monotonic() < stop_at:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
-            n = await conversation(session, url, stop_at, latencies, errors, rng, worker, n)
+            n = await conversation(session, url, stop_at, answered, errors, rng, worker, n)
 
 
-async def conversation(session, url, stop_at, latencies, errors, rng, worker, n) -> int:
+async def conversation(session, url, stop_at, answered, errors, rng, worker, n) -> int:
     """One conversation of a random script; returns the conversation counter."""
     n += 1
     draw = rng.random()
@@ -109,17 +110,18 @@ async def conversation(session, url, stop_at, latencies, errors, rng, worker, n)
     for message in script:
         if time.monotonic() >= stop_at:
             return n
-        sends = [send(session, url, {"message": message, **extra}, headers, latencies, errors)]
+        sends = [send(session, url, {"message": message, **extra}, headers, answered, errors)]
         if headers and rng.random() < DOUBLE_SEND_SHARE:  # the same customer from a second connection at once
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as second:
-                sends.append(send(second, url, {"message": message, **extra}, headers, latencies, errors))
+                sends.append(send(second, url, {"message": message, **extra}, headers, answered, errors))
                 await asyncio.gather(*sends)
         else:
             await sends[0]
     return n
 
 
-async def send(session, url, body, headers, latencies, errors) -> None:
+async def send(session, url, body, headers, answered, errors) -> None:
+    """One message; appends (when it was answered, monotonic s; its latency, ms) to ``answered``."""
     t0 = time.perf_counter()
     try:
         async with session.post(url, json=body, headers=headers) as reply:
@@ -128,19 +130,20 @@ async def send(session, url, body, headers, latencies, errors) -> None:
                 errors.append(reply.status)
     except aiohttp.ClientError as exc:
         errors.append(type(exc).__name__)
-    latencies.append((time.perf_counter() - t0) * 1000)
+    answered.append((time.monotonic(), (time.perf_counter() - t0) * 1000))
 
 
-async def load(url: str, concurrency: int, seconds: float) -> dict[str, float]:
-    latencies: list[float] = []
+async def load(url: str, concurrency: int, seconds: float) -> dict[str, Any]:
+    answered: list[tuple[float, float]] = []
     errors: list = []
     started = time.monotonic()
     stop_at = started + seconds
     await asyncio.gather(
-        *(conversation_worker(url, stop_at, latencies, errors, random.Random(k), k) for k in range(concurrency))
+        *(conversation_worker(url, stop_at, answered, errors, random.Random(k), k) for k in range(concurrency))
     )
     elapsed = time.monotonic() - started
-    return {
+    latencies = [ms for _, ms in answered]
+    row: dict[str, Any] = {
         "concurrency": concurrency,
         "messages": len(latencies),
         "messages_per_s": round(len(latencies) / elapsed, 1),
@@ -149,6 +152,26 @@ async def load(url: str, concurrency: int, seconds: float) -> dict[str, float]:
         "p99_ms": round(percentile(latencies, 99), 1),
         "errors": len(errors),
     }
+    if seconds >= 120:  # a long run (the soak): each whole minute on its own
+        row["by_minute"] = by_minute(answered, started, seconds)
+    return row
+
+
+def by_minute(answered: list[tuple[float, float]], started: float, seconds: float) -> list[dict[str, float]]:
+    """Messages/s, p50 and p99 of the messages answered in each whole minute of a run."""
+    minutes = []
+    for m in range(int(seconds // 60)):
+        ms = [lat for at, lat in answered if started + 60 * m <= at < started + 60 * (m + 1)]
+        if ms:
+            minutes.append(
+                {
+                    "minute": m + 1,
+                    "messages_per_s": round(len(ms) / 60, 1),
+                    "p50_ms": round(statistics.median(ms), 1),
+                    "p99_ms": round(percentile(ms, 99), 1),
+                }
+            )
+    return minutes
 
 
 ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
@@ -586,6 +609,19 @@ def render(results: dict) -> str:
             f"errors {s['errors']}; total RSS of all server processes {s['rss_total_mb_first_minute']} MB in the "
             f"first minute, {s['rss_total_mb_last_minute']} MB in the last.",
         ]
+        minutes = s.get("by_minute") or []
+        if minutes:
+            first, last = minutes[0], minutes[-1]
+            change = 100 * (last["messages_per_s"] - first["messages_per_s"]) / max(first["messages_per_s"], 0.1)
+            lines += [
+                "",
+                f"Last minute against the first: {last['messages_per_s']} against {first['messages_per_s']} "
+                f"messages/s ({change:+.1f} %), p99 {last['p99_ms']} against {first['p99_ms']} ms.",
+                "",
+                "| minute | messages/s | p50 ms | p99 ms |",
+                "| --- | --- | --- | --- |",
+                *(f"| {m['minute']} | {m['messages_per_s']} | {m['p50_ms']} | {m['p99_ms']} |" for m in minutes),
+            ]
     lines += [
         "",
         "## Loan-record service (`account_overview`) on PostgreSQL",
