@@ -1128,16 +1128,10 @@ def _caught_up(
     return tracker
 
 
-def _redis_memo(
-    start: int, length: int, last: str, tracker: DialogueStateTracker, line: Line | None
-) -> _RedisMemo | None:
-    if line is None:
-        line = Line.of(tracker)
-        if line is None:
-            return None
-        attach(tracker, line, len(tracker.events))
-    line.settle(len(tracker.events))
-    return _RedisMemo(start, length, last, tuple(tracker.events), line, line.update_state())
+def _redis_memo(start: int, length: int, last: str, events: tuple[Event, ...], line: Line) -> _RedisMemo:
+    """The memo of a session's ``events``, which ``line`` follows, stored up to element ``length``."""
+    line.settle(len(events))
+    return _RedisMemo(start, length, last, events, line, line.update_state())
 
 
 def redis_retrieve_replacement(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -1153,10 +1147,9 @@ def redis_retrieve_replacement(original: Callable[..., Any]) -> Callable[..., An
             # another worker answered this conversation since: only its new events are read
             caught_up = _caught_up(self, memo, start, length, tail)
             if caught_up is not None:
-                new = _redis_memo(start, length, tail[-1], caught_up, memo.line)
-                if new is not None:
-                    memos.put(sender_id, new, len(new.events), time.monotonic())
-                    return caught_up
+                new = _redis_memo(start, length, tail[-1], tuple(caught_up.events), memo.line)
+                memos.put(sender_id, new, len(new.events), time.monotonic())
+                return caught_up
         memos.pop(sender_id)
         # the store's own read (one round trip), remembered for the next message
         start, length, raw = await self._read(sender_id, "latest")
@@ -1169,12 +1162,8 @@ def redis_retrieve_replacement(original: Callable[..., Any]) -> Callable[..., An
                 if fork(revived.line, tracker, revived.events, revived.state):
                     memos.put(sender_id, revived, len(revived.events), time.monotonic())
                     return tracker
-        found = self._tracker(sender_id, raw)
-        if found is not None:
-            new = _redis_memo(start, length, raw[-1], found, None)
-            if new is not None:
-                memos.put(sender_id, new, len(new.events), time.monotonic())
-        return found
+        # events or slots a line cannot follow: the store's own tracker, nothing remembered
+        return self._tracker(sender_id, raw)
 
     retrieve.__doc__ = original.__doc__
     return retrieve
@@ -1189,10 +1178,7 @@ def _redis_revived(
 
     events = tuple(deserialise_events([json.loads(e) for e in raw]))
     line = Line.of(_redis_tracker(store, sender_id), events)
-    if line is None:
-        return None
-    line.settle(len(events))
-    return _RedisMemo(start, length, raw[-1], events, line, line.update_state())
+    return None if line is None else _redis_memo(start, length, raw[-1], events, line)
 
 
 def _redis_tracker(store: RedisEventTrackerStore, sender_id: str) -> DialogueStateTracker:
@@ -1242,10 +1228,9 @@ def redis_save_replacement(original: Callable[..., Any]) -> Callable[..., Any]:
             or any(_starts_session(e) for e in new)
         ):
             return
-        line.settle(len(events))
         memos.put(
             tracker.sender_id,
-            _RedisMemo(start, length + len(new), encoded[-1], tuple(events), line, line.update_state()),
+            _redis_memo(start, length + len(new), encoded[-1], tuple(events), line),
             len(events),
             time.monotonic(),
         )
