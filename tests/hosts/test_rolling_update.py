@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -51,9 +52,22 @@ def _changed_model(out: Path) -> tuple[Path, float]:
     return out / "rolled.tar.gz", time.monotonic() - started
 
 
-def _model_id(node: str) -> str:
-    with urllib.request.urlopen(f"http://{APP[node]}:5005/webhooks/inapp/health", timeout=5) as reply:
-        return json.loads(reply.read())["model_id"]
+def _model_id(node: str, timeout: float = 30) -> str:
+    """The model the node serves, from its health check. A single 503 right after a start is what
+    HAProxy tolerates (fall 3): on these two shared cores the database probe of a node that is
+    still warming up under load can miss its one-second deadline. So 503s are retried for
+    ``timeout`` seconds; their bodies are in the failure message."""
+    started, refused = time.monotonic(), []
+    while time.monotonic() - started < timeout:
+        try:
+            with urllib.request.urlopen(f"http://{APP[node]}:5005/webhooks/inapp/health", timeout=5) as reply:
+                return json.loads(reply.read())["model_id"]
+        except urllib.error.HTTPError as error:
+            if error.code != 503:
+                raise
+            refused.append(error.read().decode("utf-8", "replace"))
+        time.sleep(0.5)
+    raise AssertionError(f"{node} answered its health check with 503 for {timeout}s: {refused[-3:]}")
 
 
 def _roll(node: str, model: Path) -> dict[str, float]:
