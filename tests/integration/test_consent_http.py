@@ -11,6 +11,7 @@ this: the channel drops a confidence in a payload (bot/rasa_ext/payloads.py).
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,8 @@ THRESHOLD = next(
     for p in yaml.safe_load((ROOT / "config.yml").read_text())["policies"]
     if p["name"].endswith("ActingConsentPolicy")
 )
-#: Questions that the model put at 0.46-0.74 on an acting intent when the threshold was chosen, and
-#: some it is sure of.
+#: Questions that the model put at 0.4-0.74 on an acting intent when a threshold was chosen (0.65 on
+#: 2026-12-02, 0.75 with the weighted classifier of 2026-12-03), and some it is sure of.
 CANDIDATES = (
     "借呗可以晚几天",
     "借呗现在可以分期还款吗",
@@ -43,6 +44,7 @@ CANDIDATES = (
     "公司客服电话号码",
     "投诉你们",
     "100 texts a day is too much",
+    "i'm sick of all these calls 😡",
     "wait for me 1 week pls 🙏",
     "can i repay in 3 parts",
     "我失业了，想申请延期还款",
@@ -50,6 +52,7 @@ CANDIDATES = (
     "I want to talk to a real person",
 )
 REASONS = ["失业", "生病", "生意困难", "自然灾害", "其他"]
+HAN = re.compile(r"[\u4e00-\u9fff]")
 ASKED = ("您说的是「", "Just to check: is this about")
 
 
@@ -91,7 +94,7 @@ def test_the_bot_asks_first_exactly_when_an_acting_intent_is_below_the_threshold
 
 
 def first_asked(decided, intent: str, chinese: bool) -> str:  # type: ignore[no-untyped-def]
-    texts = [t for t, i, a in decided if a and i["name"] == intent and t.isascii() != chinese]
+    texts = [t for t, i, a in decided if a and i["name"] == intent and bool(HAN.search(t)) == chinese]
     if not texts:
         pytest.fail(f"no candidate is asked about as {intent}: pick new ones with scripts/sweep_consent.py")
     return texts[0]
