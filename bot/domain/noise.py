@@ -45,3 +45,14 @@ def is_noise(text: str) -> bool:
         return True  # emoji, symbols, digits only
     mashed = sum(len(w) for w in words if _mash(w))
     return mashed * 2 > sum(len(w) for w in words)
+
+
+def is_gibberish(text: str) -> bool:
+    """Latin keyboard mash with no Chinese ("qwxz plmk"): noise that can never be an answer. Emoji,
+    symbols and digits alone are noise too but can answer a question ("👍", "2"); code is left to the
+    classifier, since a pasted notice can hold "--" and still ask something."""
+    folded = unicodedata.normalize("NFKC", text).lower().strip()
+    if HAN.search(folded):
+        return False
+    words = LATIN_WORD.findall(folded)
+    return bool(words) and sum(len(w) for w in words if _mash(w)) * 2 > sum(len(w) for w in words)

@@ -54,7 +54,9 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import csr_matrix, hstack, vstack
 
 from bot.domain.cancel import is_cancel
+from bot.domain.noise import is_gibberish
 from bot.domain.scam_victims import gave_away_access
+from bot.domain.secrets import only_a_secret
 from bot.language import detect_language, normalise
 from bot.rasa_ext import speedups
 
@@ -203,6 +205,16 @@ class ScamVictimNow(KeywordIntent):
 
     intent = "report_scam"
     matches = staticmethod(gave_away_access)
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class GibberishFallback(KeywordIntent):
+    """Keyboard mash (``bot.domain.noise.is_gibberish``) and a message that was only a starred secret
+    (``bot.domain.secrets.only_a_secret``) are ``nlu_fallback`` at 1.0: with the sentence embedding
+    weighted, "qwxz plmk" came out as ``thank`` at 0.52 and "我的验证码是 ******" as ``never_borrowed``."""
+
+    intent = "nlu_fallback"
+    matches = staticmethod(lambda text: is_gibberish(text) or only_a_secret(text))
 
 
 CLAUSE_BREAK = re.compile(r"[，。！？；、,.!?;:：\n]+")

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.domain.noise import is_noise
+from bot.domain.noise import is_gibberish, is_noise
 
 
 @pytest.mark.parametrize(
@@ -24,3 +24,21 @@ from bot.domain.noise import is_noise
 )
 def test_noise_is_told_apart_from_an_attempt_to_say_something(text: str, noise: bool) -> None:
     assert is_noise(text) is noise
+
+
+@pytest.mark.parametrize(
+    ("text", "gibberish"),
+    [
+        ("qwxz plmk", True),
+        ("'; DROP TABLE loans; --", False),  # code is left to the classifier
+        ("is this real? -- I paid already", False),
+        ("🙃🙃", False),  # noise, but an emoji can answer a question
+        ("2", False),
+        ("ok", False),
+        ("thanks", False),
+        ("how much do i owe", False),
+        ("qwxz 我欠多少", False),
+    ],
+)
+def test_gibberish_is_keyboard_mash_never_an_answer(text: str, gibberish: bool) -> None:
+    assert is_gibberish(text) is gibberish

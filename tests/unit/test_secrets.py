@@ -1,6 +1,6 @@
 import pytest
 
-from bot.domain.secrets import cn_id_valid, luhn_valid, mask_secrets
+from bot.domain.secrets import cn_id_valid, luhn_valid, mask_secrets, only_a_secret
 
 
 def test_luhn_and_id_checksums() -> None:
@@ -138,3 +138,18 @@ def test_an_id_number_touching_a_letter_stays() -> None:
 )
 def test_a_password_after_its_keyword_is_starred(text: str, masked: str) -> None:
     assert mask_secrets(text) == masked
+
+
+@pytest.mark.parametrize(
+    ("text", "only"),
+    [
+        ("我的验证码是 482913，卡号 6222021234567890128", True),
+        ("my card number is 6222021234567890128", True),
+        ("我的验证码是 482913 帮我延期", False),  # a request besides the secret
+        ("卡号 6222021234567890128 怎么还款", False),
+        ("验证码 482913 是你们发的吗", False),
+        ("我的验证码是多少", False),  # nothing starred
+    ],
+)
+def test_a_message_that_is_only_a_secret_once_starred(text: str, only: bool) -> None:
+    assert only_a_secret(mask_secrets(text)) is only
