@@ -89,13 +89,11 @@ def capture(model: Path, texts: list[str]) -> tuple[dict[str, Any], dict[str, tu
 
 
 def matrix(rows: dict[str, Any], texts: list[str], counts: str, weight: float) -> Any:
-    from scipy.sparse import hstack, vstack
+    from scipy.sparse import vstack
 
-    stacked = vstack([rows[t] for t in texts]).tocsr()
-    sparse, dense = stacked[:, :-512].astype(np.float64), stacked[:, -512:]
-    if counts == "log":
-        sparse.data = np.log1p(sparse.data)
-    return hstack([sparse, dense * weight]).tocsr()
+    from bot.rasa_ext.nlu import weigh_features
+
+    return weigh_features(vstack([rows[t] for t in texts]), 512, sublinear_counts=counts == "log", dense_weight=weight)
 
 
 def main() -> int:

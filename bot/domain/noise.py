@@ -26,6 +26,11 @@ def _mash(word: str) -> bool:
     return not (set(word) & VOWELS) or bool(re.search(r"[^aeiouy]{5,}", word))
 
 
+def _mostly_mash(words: list[str]) -> bool:
+    """More than half of the letters are in words no language would write."""
+    return sum(len(w) for w in words if _mash(w)) * 2 > sum(len(w) for w in words)
+
+
 def is_noise(text: str) -> bool:
     """Whether a message is noise rather than an attempt to say something.
 
@@ -43,8 +48,7 @@ def is_noise(text: str) -> bool:
     words = LATIN_WORD.findall(folded)
     if not words:
         return True  # emoji, symbols, digits only
-    mashed = sum(len(w) for w in words if _mash(w))
-    return mashed * 2 > sum(len(w) for w in words)
+    return _mostly_mash(words)
 
 
 def is_gibberish(text: str) -> bool:
@@ -55,4 +59,4 @@ def is_gibberish(text: str) -> bool:
     if HAN.search(folded):
         return False
     words = LATIN_WORD.findall(folded)
-    return bool(words) and sum(len(w) for w in words if _mash(w)) * 2 > sum(len(w) for w in words)
+    return bool(words) and _mostly_mash(words)

@@ -51,7 +51,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-from scipy.sparse import csr_matrix, hstack, vstack
+from scipy.sparse import csr_matrix
 
 from bot.domain.cancel import is_cancel
 from bot.domain.noise import is_gibberish
@@ -362,17 +362,25 @@ class WeightedLogisticRegression(LogisticRegressionClassifier):
         self.clf.set_params(C=float(self.config["C"]))
 
     def _create_X(self, messages: list[Message]) -> csr_matrix:
-        weight = float(self.config["dense_weight"])
-        rows = []
-        for message in messages:
-            sparse = message.get_sparse_features(attribute=TEXT)[1]
-            dense = message.get_dense_features(attribute=TEXT)[1]
-            counts = csr_matrix(sparse.features if sparse else [], dtype=np.float64)
-            if self.config["sublinear_counts"]:
-                counts.data = np.log1p(counts.data)
-            vector = csr_matrix(np.asarray(dense.features, dtype=np.float64) * weight if dense else [])
-            rows.append(hstack([counts, vector]))
-        return vstack(rows).tocsr()
+        dense = next((d for m in messages if (d := m.get_dense_features(attribute=TEXT)[1]) is not None), None)
+        return weigh_features(
+            super()._create_X(messages),
+            dense.features.shape[-1] if dense is not None else 0,
+            sublinear_counts=bool(self.config["sublinear_counts"]),
+            dense_weight=float(self.config["dense_weight"]),
+        )
+
+
+def weigh_features(rows: Any, dense_columns: int, *, sublinear_counts: bool, dense_weight: float) -> csr_matrix:
+    """Rows of [n-gram counts | dense features] (LogisticRegressionClassifier._create_X) with
+    log(1 + count) counts (``sublinear_counts``) and the last ``dense_columns`` multiplied by
+    ``dense_weight``: WeightedLogisticRegression's features (also scripts/compare_feature_weights.py)."""
+    weighed = csr_matrix(rows, dtype=np.float64, copy=True)
+    in_dense = weighed.indices >= weighed.shape[1] - dense_columns
+    if sublinear_counts:
+        weighed.data[~in_dense] = np.log1p(weighed.data[~in_dense])
+    weighed.data[in_dense] *= dense_weight
+    return weighed
 
 
 @lru_cache(maxsize=1)

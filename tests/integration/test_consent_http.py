@@ -34,7 +34,7 @@ THRESHOLD = next(
     if p["name"].endswith("ActingConsentPolicy")
 )
 #: Questions that the model put at 0.4-0.74 on an acting intent when a threshold was chosen (0.65 on
-#: 2026-12-02, 0.75 with the weighted classifier of 2026-12-03), and some it is sure of.
+#: 2026-12-02, 0.70 with the weighted classifier of 2026-12-03), and some it is sure of.
 CANDIDATES = (
     "借呗可以晚几天",
     "借呗现在可以分期还款吗",
