@@ -19,9 +19,13 @@ HAN = re.compile(r"[\u4e00-\u9fff]")
 VOWELS = set("aeiouy")
 
 
+#: Chat words without a vowel that people do write ("thx u", "sms pls").
+CHAT_WORDS = frozenset({"thx", "thnx", "pls", "plz", "sms", "txt", "msg", "msgs", "hmm", "brb", "ppl", "cnt"})
+
+
 def _mash(word: str) -> bool:
     """A Latin 'word' no language would write: no vowel, or five consonants in a row."""
-    if len(word) < 3:
+    if len(word) < 3 or word in CHAT_WORDS:
         return False
     return not (set(word) & VOWELS) or bool(re.search(r"[^aeiouy]{5,}", word))
 

@@ -30,6 +30,8 @@ def test_noise_is_told_apart_from_an_attempt_to_say_something(text: str, noise: 
     ("text", "gibberish"),
     [
         ("qwxz plmk", True),
+        ("thx u", False),  # a chat word, not mash
+        ("sms pls", False),
         ("'; DROP TABLE loans; --", False),  # code is left to the classifier
         ("is this real? -- I paid already", False),
         ("🙃🙃", False),  # noise, but an emoji can answer a question
