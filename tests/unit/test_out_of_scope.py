@@ -77,3 +77,27 @@ def test_the_detector_learns_topic_examples_only_and_survives_a_reload(tmp_path)
     # The classifier's pick goes last: no tie with out_of_scope for the fallback's ambiguity check.
     assert [r["name"] for r in far.get(INTENT_RANKING_KEY)] == ["out_of_scope", "greet", "ask_amount_due"]
     assert small_talk.get(INTENT)["name"] == "greet"
+
+
+def test_loading_the_detector_leaves_every_blas_library_on_one_thread() -> None:
+    """Its embeddings @ vector would give OpenBLAS a second thread, which then spins between calls."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import json, numpy as np, scipy.linalg\n"
+        "from threadpoolctl import threadpool_info\n"
+        "def blas(): return [i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas']\n"
+        "before = blas()\n"
+        "from bot.rasa_ext.nlu import InScopeDetector\n"
+        "InScopeDetector({'threshold': 0.5, 'not_topics': []}, None, None)\n"
+        "print(json.dumps([before, blas()]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    before, after = json.loads(done.stdout.strip().splitlines()[-1])
+    assert after and all(n == 1 for n in after)
+    if (os.cpu_count() or 1) > 1:
+        assert max(before) > 1  # the libraries' own default, which this changes

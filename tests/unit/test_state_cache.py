@@ -331,3 +331,44 @@ def test_the_action_server_keeps_a_bounded_number_of_events() -> None:
     assert kept.get("a") is None and kept.get("b") == [1, 2, 3]
     kept.put("c", [1], now=100)
     assert kept.get("b") is None and kept.events == 1
+
+
+def _rule_policy(rules: list[list[dict]]):  # type: ignore[no-untyped-def]
+    from rasa.core.policies.rule_policy import RULES, RulePolicy
+
+    policy = RulePolicy.__new__(RulePolicy)  # only the lookup: what _get_possible_keys reads
+    policy.lookup = {RULES: {json.dumps(states, sort_keys=True): f"action_{k}" for k, states in enumerate(rules)}}
+    return policy
+
+
+def test_rule_keys_for_equal_states_are_rasas_answer_remembered_and_the_memo_is_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from rasa.core.policies.rule_policy import RULES
+
+    greet = {"user": {"intent": "greet"}, "prev_action": {"action_name": "action_listen"}}
+    amount = {"user": {"intent": "ask_amount_due"}, "prev_action": {"action_name": "action_listen"}}
+    in_form = {**amount, "active_loop": {"name": "extension_form"}}
+    after = {"prev_action": {"action_name": "utter_greet"}, "user": {"intent": "greet"}}
+    policy = _rule_policy([[greet], [amount], [greet, after], [{}, in_form]])
+    rng = random.Random(3)
+    for _ in range(200):
+        states = [dict(rng.choice([greet, amount, in_form, after, {}])) for _ in range(rng.randint(1, 3))]
+        rasas = type(policy)._get_possible_keys(policy, policy.lookup[RULES], states)
+        # equal states, other objects, parts in another order: the same answer
+        again = [dict(reversed(list(s.items()))) for s in states]
+        assert state_cache._possible_keys(policy, RULES, states) == rasas
+        assert state_cache._possible_keys(policy, RULES, again) == rasas
+    assert 0 < len(policy.__dict__["_bot_possible_keys"][1]) <= 200
+    # a state that differs in one feature is another entry, not the remembered one
+    other = [{**amount, "user": {"intent": "greet"}}]
+    assert state_cache._possible_keys(policy, RULES, other) == type(policy)._get_possible_keys(
+        policy, policy.lookup[RULES], other
+    )
+    monkeypatch.setattr(state_cache, "POSSIBLE_KEYS_MEMO", 2)
+    for k in range(5):  # states not seen yet
+        state_cache._possible_keys(policy, RULES, [{"user": {"intent": f"new_{k}"}, "prev_action": {}}])
+    assert len(policy.__dict__["_bot_possible_keys"][1]) <= 2
+    # a newly loaded lookup starts a new memo
+    policy.lookup = {RULES: {}}
+    assert state_cache._possible_keys(policy, RULES, [greet]) == set()
