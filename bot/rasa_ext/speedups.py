@@ -397,6 +397,7 @@ def install() -> None:
     _cache_event_type_resolution(originals["rasa.shared.core.events:Event.resolve_by_type"])
     _reuse_action_server_connections(originals["rasa.utils.endpoints:EndpointConfig.session"])
     _run_graphs_sequentially()
+    _freeze_after_model_load(originals["rasa.core.processor:MessageProcessor._load_model"])
     state_cache.install(originals)
     _installed = True
 
@@ -509,6 +510,37 @@ async def close_sessions() -> None:
     sessions.clear()
     for session in closing:
         await session.close()
+
+
+FULL_COLLECTION_EVERY = 100
+
+
+def _freeze_after_model_load(original: Callable[..., Any]) -> None:
+    """After a model loads, what exists then (Rasa, TensorFlow, the model, the domain) leaves the
+    cyclic garbage collector's care (gc.freeze): those objects live as long as the process, yet a full
+    collection walked all of them. With conversations in memory, the process holds about a million
+    objects; a full collection took 0.5-1.2 s, every message waiting (three of them in 40 s of load
+    with returning customers; README, "Performance"). Before a model loads, the previous freeze is
+    undone, so a replaced model's objects can be collected once nothing holds them."""
+    import gc
+
+    from rasa.core.processor import MessageProcessor
+
+    def _load_model(model_path: Any) -> Any:  # a static method in Rasa
+        gc.unfreeze()
+        try:
+            return original(model_path)
+        finally:
+            gc.collect()
+            gc.freeze()
+
+    _load_model.__wrapped__ = original  # type: ignore[attr-defined]
+    MessageProcessor._load_model = staticmethod(_load_model)  # type: ignore[method-assign,assignment]
+    # A full collection at most every FULL_COLLECTION_EVERY collections of the middle generation
+    # (Python's default is 10): after the freeze, the conversations kept in memory are most of what
+    # a full collection walks, and with 10 one ran every 10 s under load.
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
 
 
 def _reuse_action_server_connections(original: Callable[[EndpointConfig], aiohttp.ClientSession]) -> None:

@@ -211,3 +211,25 @@ def test_with_the_switch_off_nothing_is_replaced() -> None:
     env = {**os.environ, "BOT_RASA_SPEEDUPS": "off"}
     done = subprocess.run([sys.executable, "-c", check], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_after_a_model_loads_what_exists_is_frozen_and_the_next_load_unfreezes_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from rasa.core.processor import MessageProcessor
+
+    seen = []
+
+    def original(model_path: str) -> str:
+        seen.append(gc.get_freeze_count())
+        return f"loaded {model_path}"
+
+    monkeypatch.setattr(MessageProcessor, "_load_model", MessageProcessor.__dict__["_load_model"])  # put back after
+    speedups._freeze_after_model_load(original)
+    try:
+        assert MessageProcessor._load_model("a") == "loaded a"  # type: ignore[comparison-overlap]
+        assert seen == [0] and gc.get_freeze_count() > 0
+        assert MessageProcessor._load_model("b") == "loaded b"  # type: ignore[comparison-overlap]
+        assert seen == [0, 0] and gc.get_freeze_count() > 0  # the first model's freeze was undone first
+    finally:
+        gc.unfreeze()

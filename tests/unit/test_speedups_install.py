@@ -75,6 +75,7 @@ REPLACED = {
         "rasa.core.actions.action:RemoteAction._validate_action_result"
     ),
     "rasa.core.processor.DaskGraphRunner": "rasa.core.processor:MessageProcessor._load_model",
+    "rasa.core.processor.MessageProcessor._load_model": "rasa.core.processor:MessageProcessor._load_model",
     "rasa.shared.core.events.Event.resolve_by_type": "rasa.shared.core.events:Event.resolve_by_type",
     "rasa.utils.endpoints.EndpointConfig.session": "rasa.utils.endpoints:EndpointConfig.session",
     # bot.rasa_ext.state_cache (this project's Redis store's methods are checked in test_speedups)
