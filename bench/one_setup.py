@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -28,9 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import bench.run as br  # noqa: E402
-from bot import db  # noqa: E402
-from bot.migrate import upgrade  # noqa: E402
-from bot.seed import load_demo, load_synthetic  # noqa: E402
 
 WORK = Path(tempfile.gettempdir()) / "bench_one"
 
@@ -46,40 +41,21 @@ def main() -> int:
     args = parser.parse_args()
     br.RETURNING_SHARE = args.returning_share
     WORK.mkdir(exist_ok=True)
-    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    env.pop("SANIC_WORKERS", None)
-    env.pop("REDIS_URL", None)
-    url = br.ADMIN_URL.rsplit("/", 1)[0] + "/bot_bench"
-    if not args.keep_database:
-        url = br.fresh_database("bot_bench")
-        upgrade(url)
-        today = dt.date.fromisoformat(br.TODAY)
-        with db.session_factory(url)() as session:
-            load_demo(session, today)
-            session.commit()
-            load_synthetic(session, br.LOAD_CUSTOMERS, today)
-        db.dispose_all()
-    import redis
+    env = br.base_env()
+    if args.keep_database:
+        url = br.ADMIN_URL.rsplit("/", 1)[0] + "/bot_bench"
+        import redis
 
-    redis.Redis.from_url(br.REDIS_URL).flushdb()
-    env.update(
-        DATABASE_URL=url, BOT_TODAY=br.TODAY, BOT_JWT_SECRET=br.SECRET, ACTION_SERVER_TOKEN="bench-action-token-0123456789",
-        RATE_LIMIT_PER_IP="100000000", RATE_LIMIT_PER_CONVERSATION="100000", DAILY_MESSAGES_PER_CONVERSATION="100000000",
-    )  # fmt: skip
-    total = br.LOAD_CUSTOMERS
-    br.RETURNING[:] = [f"S{total - br.RETURNING_CUSTOMERS + k:07d}" for k in range(br.RETURNING_CUSTOMERS)]
-    br.LOAD_CUSTOMERS = total - br.RETURNING_CUSTOMERS
+        redis.Redis.from_url(br.REDIS_URL).flushdb()
+    else:
+        url = br.seeded_database(br.LOAD_CUSTOMERS)
+    env.update(br.server_env(url))
+    br.choose_returning(br.LOAD_CUSTOMERS)
     kept = WORK / "recorded.json"
     if kept.exists():
         events, customer = json.loads(kept.read_text(encoding="utf-8"))
     else:
-        recorder = br.Stack("recording", args.model, "endpoints.yml", env, WORK)
-        try:
-            recorder.wait_first_answer()
-            customer = f"S{br.LOAD_CUSTOMERS - 1:07d}"
-            events = br.record_session(recorder, customer)
-        finally:
-            recorder.stop()
+        events, customer = br.record(args.model, env, WORK)
         kept.write_text(json.dumps([events, customer]), encoding="utf-8")
     extra = {"SANIC_WORKERS": "2", "REDIS_URL": br.REDIS_URL} if args.scaled else {}
     endpoints = "endpoints.scaled.yml" if args.scaled else "endpoints.yml"

@@ -410,6 +410,57 @@ def train(config: str, out: Path, name: str, env: dict[str, str]) -> float:
     return round(time.perf_counter() - t0, 1)
 
 
+def base_env() -> dict[str, str]:
+    """This process's environment for the servers, without the settings a set-up chooses itself."""
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2", "ACTION_PORT": "5055"}
+    env.pop("SANIC_WORKERS", None)
+    env.pop("REDIS_URL", None)
+    return env
+
+
+def seeded_database(customers: int) -> str:
+    """A fresh PostgreSQL database `bot_bench` with the demo and ``customers`` synthetic customers, and the
+    benchmark's own Redis database emptied; returns the database's URL."""
+    import redis
+
+    url = fresh_database("bot_bench")
+    upgrade(url)
+    today = __import__("datetime").date.fromisoformat(TODAY)
+    with db.session_factory(url)() as session:
+        load_demo(session, today)
+        session.commit()
+        load_synthetic(session, customers, today)
+    db.dispose_all()
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    return url
+
+
+def server_env(url: str) -> dict[str, str]:
+    """What every set-up's servers get: the database, the bank's day, the secrets, limits out of the way."""
+    return dict(
+        DATABASE_URL=url, BOT_TODAY=TODAY, BOT_JWT_SECRET=SECRET, ACTION_SERVER_TOKEN="bench-action-token-0123456789",
+        RATE_LIMIT_PER_IP="100000000", RATE_LIMIT_PER_CONVERSATION="100000", DAILY_MESSAGES_PER_CONVERSATION="100000000",
+    )  # fmt: skip
+
+
+def choose_returning(customers: int) -> None:
+    """The returning customers sit above the range the others are drawn from."""
+    global LOAD_CUSTOMERS
+    RETURNING[:] = [f"S{customers - RETURNING_CUSTOMERS + k:07d}" for k in range(RETURNING_CUSTOMERS)]
+    LOAD_CUSTOMERS = customers - RETURNING_CUSTOMERS
+
+
+def record(model: Path, env: dict[str, str], work: Path) -> tuple[list[dict], str]:
+    """One verified conversation through the assistant, recorded for the returning customers' sessions."""
+    recorder = Stack("recording", model, "endpoints.yml", env, work)
+    try:
+        recorder.wait_first_answer()
+        customer = f"S{LOAD_CUSTOMERS - 1:07d}"
+        return record_session(recorder, customer), customer
+    finally:
+        recorder.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=20, help="per load level")
@@ -433,9 +484,7 @@ def main() -> int:
         "date": time.strftime("%Y-%m-%d %H:%M"),
     }
     work = Path(tempfile.mkdtemp(prefix="bench-"))
-    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2", "ACTION_PORT": "5055"}
-    env.pop("SANIC_WORKERS", None)
-    env.pop("REDIS_URL", None)
+    env = base_env()
 
     results["training_seconds"] = train("config.yml", work, "assistant", env)
     model = work / "assistant.tar.gz"
@@ -458,22 +507,8 @@ def main() -> int:
         report = json.loads(out.read_text(encoding="utf-8"))
         results[f"nlu_{name}"] = {k: v["macro_f1_final"] for k, v in report.items() if isinstance(v, dict)}
 
-    url = fresh_database("bot_bench")
-    upgrade(url)
-    today = __import__("datetime").date.fromisoformat(TODAY)
-    with db.session_factory(url)() as session:
-        load_demo(session, today)
-        session.commit()
-        load_synthetic(session, args.load_customers, today)
-    db.dispose_all()
-    import redis
-
-    redis.Redis.from_url(REDIS_URL).flushdb()  # the benchmark's own Redis database
-
-    env.update(
-        DATABASE_URL=url, BOT_TODAY=TODAY, BOT_JWT_SECRET=SECRET, ACTION_SERVER_TOKEN="bench-action-token-0123456789",
-        RATE_LIMIT_PER_IP="100000000", RATE_LIMIT_PER_CONVERSATION="100000", DAILY_MESSAGES_PER_CONVERSATION="100000000",
-    )  # fmt: skip
+    url = seeded_database(args.load_customers)
+    env.update(server_env(url))
     setups = [
         ("baseline", baseline_model, "endpoints.yml", {"BOT_RASA_SPEEDUPS": "off"}),
         ("assistant", model, "endpoints.yml", {}),
@@ -484,16 +519,8 @@ def main() -> int:
             {"SANIC_WORKERS": str(args.workers), "REDIS_URL": REDIS_URL},
         ),
     ]
-    # The returning customers sit above the range the others are drawn from.
-    RETURNING[:] = [f"S{args.load_customers - RETURNING_CUSTOMERS + k:07d}" for k in range(RETURNING_CUSTOMERS)]
-    LOAD_CUSTOMERS = args.load_customers - RETURNING_CUSTOMERS
-    recorder = Stack("recording", model, "endpoints.yml", env, work)
-    try:
-        recorder.wait_first_answer()
-        recorded_customer = f"S{LOAD_CUSTOMERS - 1:07d}"
-        recorded = (record_session(recorder, recorded_customer), recorded_customer)
-    finally:
-        recorder.stop()
+    choose_returning(args.load_customers)
+    recorded = record(model, env, work)
     results["mix"] = {
         "returning_share": RETURNING_SHARE,
         "returning_messages": list(RETURNING_MESSAGES),
